@@ -1,0 +1,983 @@
+// Package api holds kubesim's compact model of the Kubernetes objects the flow needs.
+//
+// The shapes follow k8s.io/api (field names are kept where they exist upstream) but
+// values are plain Go: quantities are int64 (milli-CPU, bytes), times are sim.Time.
+// Objects stored in the apiserver are immutable snapshots: a component that wants to
+// change one must DeepCopy it first and send the copy in an update, exactly as
+// client-go requires of informer caches.
+package api
+
+import (
+	"github.com/kubesim/kubesim/sim"
+)
+
+// Typed names.
+type (
+	// NodeName names a Node.
+	NodeName string
+	// UID is an object's unique id, assigned by the apiserver on create.
+	UID string
+)
+
+// Kind is the type of an API object.
+type Kind uint8
+
+// The kinds kubesim stores.
+const (
+	KindUnknown Kind = iota
+	KindNode
+	KindLease
+	KindPod
+	KindDeployment
+	KindReplicaSet
+	KindService
+	KindEndpointSlice
+	numKinds
+)
+
+// NumKinds is the number of kinds, for arrays indexed by Kind.
+const NumKinds = int(numKinds)
+
+var kindNames = [...]string{"Unknown", "Node", "Lease", "Pod", "Deployment", "ReplicaSet", "Service", "EndpointSlice"}
+
+// resource names as in the REST paths and etcd keys (/registry/<resource>/...).
+var kindResources = [...]string{"unknown", "minions", "leases", "pods", "deployments", "replicasets", "services/specs", "endpointslices"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "Kind(?)"
+}
+
+// Resource returns the etcd key segment Kubernetes uses for the kind (Nodes are
+// stored under "minions", Services under "services/specs", as upstream does).
+func (k Kind) Resource() string {
+	if int(k) < len(kindResources) {
+		return kindResources[k]
+	}
+	return "unknown"
+}
+
+// Namespaced reports whether objects of the kind live in a namespace.
+func (k Kind) Namespaced() bool { return k != KindNode }
+
+// Well-known label keys and namespaces.
+const (
+	LabelHostname        = "kubernetes.io/hostname"
+	LabelZone            = "topology.kubernetes.io/zone"
+	LabelRegion          = "topology.kubernetes.io/region"
+	LabelServiceName     = "kubernetes.io/service-name"
+	LabelPodTemplateHash = "pod-template-hash"
+	NamespaceDefault     = "default"
+	NamespaceNodeLease   = "kube-node-lease"
+	DefaultSchedulerName = "default-scheduler"
+	// AnnotationRevision is the Deployment revision annotation on ReplicaSets.
+	AnnotationRevision = "deployment.kubernetes.io/revision"
+)
+
+// OwnerReference points from a dependent to its controller.
+type OwnerReference struct {
+	Kind       Kind
+	Name       string
+	UID        UID
+	Controller bool
+}
+
+// ObjectMeta is the metadata every object has.
+type ObjectMeta struct {
+	Name              string
+	Namespace         string
+	UID               UID
+	Labels            map[string]string
+	Annotations       map[string]string
+	OwnerReferences   []OwnerReference
+	ResourceVersion   int64 // the etcd mod revision of this snapshot
+	Generation        int64 // bumped by the apiserver when the spec changes
+	CreationTimestamp sim.Time
+	DeletionTimestamp *sim.Time
+}
+
+// Meta returns the metadata itself, so every object type gets GetMeta by embedding.
+func (m *ObjectMeta) Meta() *ObjectMeta { return m }
+
+// ControllerRef returns the owner reference marked Controller, or nil.
+func (m *ObjectMeta) ControllerRef() *OwnerReference {
+	for i := range m.OwnerReferences {
+		if m.OwnerReferences[i].Controller {
+			return &m.OwnerReferences[i]
+		}
+	}
+	return nil
+}
+
+func (m *ObjectMeta) deepCopyInto(out *ObjectMeta) {
+	*out = *m
+	out.Labels = copyMap(m.Labels)
+	out.Annotations = copyMap(m.Annotations)
+	if m.OwnerReferences != nil {
+		out.OwnerReferences = append([]OwnerReference(nil), m.OwnerReferences...)
+	}
+	if m.DeletionTimestamp != nil {
+		t := *m.DeletionTimestamp
+		out.DeletionTimestamp = &t
+	}
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Object is any stored API object.
+type Object interface {
+	Meta() *ObjectMeta
+	Kind() Kind
+	// DeepCopyObject returns an independent copy the caller may modify.
+	DeepCopyObject() Object
+}
+
+// Ref returns "kind/namespace/name" (or "kind/name" for cluster-scoped kinds), the
+// form trace records use for objects.
+func Ref(o Object) string {
+	m := o.Meta()
+	return RefOf(o.Kind(), m.Namespace, m.Name)
+}
+
+// RefOf formats a reference from its parts.
+func RefOf(k Kind, ns, name string) string {
+	if ns == "" {
+		return lower(k.String()) + "/" + name
+	}
+	return lower(k.String()) + "/" + ns + "/" + name
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Key returns the etcd key of an object: /registry/<resource>/<namespace>/<name>,
+// or /registry/<resource>/<name> for cluster-scoped kinds, as kube-apiserver does.
+func Key(k Kind, ns, name string) string {
+	if !k.Namespaced() || ns == "" {
+		return "/registry/" + k.Resource() + "/" + name
+	}
+	return "/registry/" + k.Resource() + "/" + ns + "/" + name
+}
+
+// KindPrefix returns the etcd key prefix of every object of a kind.
+func KindPrefix(k Kind) string { return "/registry/" + k.Resource() + "/" }
+
+// ---------------------------------------------------------------------------
+// Resources
+
+// ResourceName names an extended resource (for example "nvidia.com/gpu").
+type ResourceName string
+
+// Resources is a compact resource list: CPU in millicores, memory and ephemeral
+// storage in bytes, a pod count, and extended resources in their own units.
+type Resources struct {
+	MilliCPU         int64
+	Memory           int64
+	EphemeralStorage int64
+	Pods             int64
+	Scalar           map[ResourceName]int64
+}
+
+// Add adds r2 to r (pods included).
+func (r *Resources) Add(r2 *Resources) {
+	r.MilliCPU += r2.MilliCPU
+	r.Memory += r2.Memory
+	r.EphemeralStorage += r2.EphemeralStorage
+	r.Pods += r2.Pods
+	for k, v := range r2.Scalar {
+		if r.Scalar == nil {
+			r.Scalar = make(map[ResourceName]int64, len(r2.Scalar))
+		}
+		r.Scalar[k] += v
+	}
+}
+
+// Sub subtracts r2 from r.
+func (r *Resources) Sub(r2 *Resources) {
+	r.MilliCPU -= r2.MilliCPU
+	r.Memory -= r2.Memory
+	r.EphemeralStorage -= r2.EphemeralStorage
+	r.Pods -= r2.Pods
+	for k, v := range r2.Scalar {
+		if r.Scalar == nil {
+			r.Scalar = make(map[ResourceName]int64, len(r2.Scalar))
+		}
+		r.Scalar[k] -= v
+	}
+}
+
+// Clone returns an independent copy.
+func (r Resources) Clone() Resources {
+	out := r
+	if r.Scalar != nil {
+		out.Scalar = make(map[ResourceName]int64, len(r.Scalar))
+		for k, v := range r.Scalar {
+			out.Scalar[k] = v
+		}
+	}
+	return out
+}
+
+// IsZero reports whether every quantity is zero.
+func (r *Resources) IsZero() bool {
+	if r.MilliCPU != 0 || r.Memory != 0 || r.EphemeralStorage != 0 || r.Pods != 0 {
+		return false
+	}
+	for _, v := range r.Scalar {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ---------------------------------------------------------------------------
+// Selectors
+
+// SelectorOperator is a label or node selector operator.
+type SelectorOperator string
+
+// Operators, as upstream spells them.
+const (
+	OpIn           SelectorOperator = "In"
+	OpNotIn        SelectorOperator = "NotIn"
+	OpExists       SelectorOperator = "Exists"
+	OpDoesNotExist SelectorOperator = "DoesNotExist"
+	OpGt           SelectorOperator = "Gt"
+	OpLt           SelectorOperator = "Lt"
+)
+
+// Requirement is one selector expression.
+type Requirement struct {
+	Key      string
+	Operator SelectorOperator
+	Values   []string
+}
+
+// LabelSelector selects objects by labels. A nil selector matches nothing (as for
+// Deployments upstream); an empty one matches everything.
+type LabelSelector struct {
+	MatchLabels      map[string]string
+	MatchExpressions []Requirement
+}
+
+// Toleration and Taint
+
+// TaintEffect is a taint's effect.
+type TaintEffect string
+
+// Taint effects.
+const (
+	TaintNoSchedule       TaintEffect = "NoSchedule"
+	TaintPreferNoSchedule TaintEffect = "PreferNoSchedule"
+	TaintNoExecute        TaintEffect = "NoExecute"
+)
+
+// Taint repels pods that do not tolerate it.
+type Taint struct {
+	Key       string
+	Value     string
+	Effect    TaintEffect
+	TimeAdded sim.Time
+}
+
+// TolerationOperator is Equal (the default) or Exists.
+type TolerationOperator string
+
+// Toleration operators.
+const (
+	TolerationOpEqual  TolerationOperator = "Equal"
+	TolerationOpExists TolerationOperator = "Exists"
+)
+
+// Toleration lets a pod tolerate matching taints.
+type Toleration struct {
+	Key               string
+	Operator          TolerationOperator
+	Value             string
+	Effect            TaintEffect // empty matches every effect
+	TolerationSeconds *int64
+}
+
+// ToleratesTaint reports whether t tolerates taint, with upstream's rules
+// (k8s.io/api/core/v1 toleration.go ToleratesTaint): the effect must match unless
+// the toleration's is empty; an empty key with Exists matches every taint; Exists
+// ignores the value; Equal (or empty operator) compares values.
+func (t *Toleration) ToleratesTaint(taint *Taint) bool {
+	if t.Effect != "" && t.Effect != taint.Effect {
+		return false
+	}
+	if t.Key != "" && t.Key != taint.Key {
+		return false
+	}
+	switch t.Operator {
+	case TolerationOpExists:
+		return true
+	case "", TolerationOpEqual:
+		return t.Value == taint.Value
+	}
+	return false
+}
+
+// NodeSelectorTerm is an AND of requirements on node labels and fields.
+type NodeSelectorTerm struct {
+	MatchExpressions []Requirement
+	MatchFields      []Requirement // only metadata.name is supported, as upstream
+}
+
+// PreferredSchedulingTerm is a weighted node preference.
+type PreferredSchedulingTerm struct {
+	Weight     int32
+	Preference NodeSelectorTerm
+}
+
+// NodeAffinity is a pod's node affinity. Required terms are ORed.
+type NodeAffinity struct {
+	Required  []NodeSelectorTerm // requiredDuringSchedulingIgnoredDuringExecution; nil = none
+	Preferred []PreferredSchedulingTerm
+}
+
+// Affinity groups a pod's affinity rules (node affinity for now).
+type Affinity struct {
+	NodeAffinity *NodeAffinity
+}
+
+// ---------------------------------------------------------------------------
+// Pod
+
+// PullPolicy is a container's image pull policy.
+type PullPolicy string
+
+// Pull policies.
+const (
+	PullAlways       PullPolicy = "Always"
+	PullIfNotPresent PullPolicy = "IfNotPresent"
+	PullNever        PullPolicy = "Never"
+)
+
+// RestartPolicy is a pod's restart policy.
+type RestartPolicy string
+
+// Restart policies.
+const (
+	RestartAlways    RestartPolicy = "Always"
+	RestartOnFailure RestartPolicy = "OnFailure"
+	RestartNever     RestartPolicy = "Never"
+)
+
+// ContainerPort is a port a container exposes; HostPort > 0 claims the port on the node.
+type ContainerPort struct {
+	Name          string
+	ContainerPort int32
+	HostPort      int32
+	Protocol      string // TCP (default), UDP, SCTP
+	HostIP        string
+}
+
+// Probe is a container probe. Times are whole seconds, as upstream.
+type Probe struct {
+	InitialDelaySeconds int32
+	TimeoutSeconds      int32
+	PeriodSeconds       int32
+	SuccessThreshold    int32
+	FailureThreshold    int32
+}
+
+// Container is one container of a pod.
+type Container struct {
+	Name            string
+	Image           string
+	ImagePullPolicy PullPolicy
+	Requests        Resources
+	Limits          Resources
+	Ports           []ContainerPort
+	ReadinessProbe  *Probe
+}
+
+// PodSpec is a pod's desired state.
+type PodSpec struct {
+	NodeName                      NodeName
+	SchedulerName                 string
+	Priority                      int32
+	Containers                    []Container
+	InitContainers                []Container
+	NodeSelector                  map[string]string
+	Affinity                      *Affinity
+	Tolerations                   []Toleration
+	RestartPolicy                 RestartPolicy
+	TerminationGracePeriodSeconds int64
+}
+
+// PodPhase is a pod's lifecycle phase.
+type PodPhase string
+
+// Pod phases.
+const (
+	PodPending   PodPhase = "Pending"
+	PodRunning   PodPhase = "Running"
+	PodSucceeded PodPhase = "Succeeded"
+	PodFailed    PodPhase = "Failed"
+)
+
+// ConditionStatus is True, False or Unknown.
+type ConditionStatus string
+
+// Condition statuses.
+const (
+	ConditionTrue    ConditionStatus = "True"
+	ConditionFalse   ConditionStatus = "False"
+	ConditionUnknown ConditionStatus = "Unknown"
+)
+
+// PodConditionType names a pod condition.
+type PodConditionType string
+
+// Pod condition types, in their usual order.
+const (
+	PodScheduled              PodConditionType = "PodScheduled"
+	PodReadyToStartContainers PodConditionType = "PodReadyToStartContainers"
+	PodInitialized            PodConditionType = "Initialized"
+	PodContainersReady        PodConditionType = "ContainersReady"
+	PodReady                  PodConditionType = "Ready"
+)
+
+// PodCondition is one condition of a pod.
+type PodCondition struct {
+	Type               PodConditionType
+	Status             ConditionStatus
+	Reason             string
+	LastTransitionTime sim.Time
+}
+
+// ContainerState is a container's state.
+type ContainerState string
+
+// Container states.
+const (
+	ContainerWaiting    ContainerState = "Waiting"
+	ContainerRunning    ContainerState = "Running"
+	ContainerTerminated ContainerState = "Terminated"
+)
+
+// ContainerStatus is the status of one container.
+type ContainerStatus struct {
+	Name         string
+	Image        string
+	State        ContainerState
+	Reason       string // for Waiting/Terminated, e.g. ContainerCreating, ErrImagePull
+	Ready        bool
+	Started      bool
+	RestartCount int32
+	StartedAt    sim.Time
+}
+
+// PodStatus is a pod's observed state.
+type PodStatus struct {
+	Phase             PodPhase
+	Conditions        []PodCondition
+	HostIP            string
+	PodIP             string
+	StartTime         *sim.Time
+	ContainerStatuses []ContainerStatus
+	NominatedNodeName NodeName
+	Reason            string
+	Message           string
+}
+
+// Pod is the smallest deployable unit.
+type Pod struct {
+	ObjectMeta
+	Spec   PodSpec
+	Status PodStatus
+}
+
+// Kind implements Object.
+func (*Pod) Kind() Kind { return KindPod }
+
+// DeepCopyObject implements Object.
+func (p *Pod) DeepCopyObject() Object { return p.DeepCopy() }
+
+// DeepCopy returns an independent copy.
+func (p *Pod) DeepCopy() *Pod {
+	out := new(Pod)
+	p.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	p.Spec.deepCopyInto(&out.Spec)
+	out.Status = p.Status
+	if p.Status.Conditions != nil {
+		out.Status.Conditions = append([]PodCondition(nil), p.Status.Conditions...)
+	}
+	if p.Status.StartTime != nil {
+		t := *p.Status.StartTime
+		out.Status.StartTime = &t
+	}
+	if p.Status.ContainerStatuses != nil {
+		out.Status.ContainerStatuses = append([]ContainerStatus(nil), p.Status.ContainerStatuses...)
+	}
+	return out
+}
+
+func (s *PodSpec) deepCopyInto(out *PodSpec) {
+	*out = *s
+	out.Containers = copyContainers(s.Containers)
+	out.InitContainers = copyContainers(s.InitContainers)
+	out.NodeSelector = copyMap(s.NodeSelector)
+	if s.Affinity != nil {
+		a := *s.Affinity
+		if a.NodeAffinity != nil {
+			na := *a.NodeAffinity // terms are treated as immutable once admitted
+			a.NodeAffinity = &na
+		}
+		out.Affinity = &a
+	}
+	if s.Tolerations != nil {
+		out.Tolerations = append([]Toleration(nil), s.Tolerations...)
+	}
+}
+
+func copyContainers(cs []Container) []Container {
+	if cs == nil {
+		return nil
+	}
+	out := make([]Container, len(cs))
+	for i := range cs {
+		out[i] = cs[i]
+		out[i].Requests = cs[i].Requests.Clone()
+		out[i].Limits = cs[i].Limits.Clone()
+		if cs[i].Ports != nil {
+			out[i].Ports = append([]ContainerPort(nil), cs[i].Ports...)
+		}
+		if cs[i].ReadinessProbe != nil {
+			p := *cs[i].ReadinessProbe
+			out[i].ReadinessProbe = &p
+		}
+	}
+	return out
+}
+
+// Condition returns the pod's condition of type t, or nil.
+func (p *Pod) Condition(t PodConditionType) *PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == t {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// SetCondition sets (or adds) a condition, keeping LastTransitionTime when the
+// status does not change.
+func (p *Pod) SetCondition(t PodConditionType, s ConditionStatus, reason string, now sim.Time) {
+	if c := p.Condition(t); c != nil {
+		if c.Status != s {
+			c.LastTransitionTime = now
+		}
+		c.Status = s
+		c.Reason = reason
+		return
+	}
+	p.Status.Conditions = append(p.Status.Conditions, PodCondition{Type: t, Status: s, Reason: reason, LastTransitionTime: now})
+}
+
+// IsReady reports whether the pod's Ready condition is True.
+func (p *Pod) IsReady() bool {
+	c := p.Condition(PodReady)
+	return c != nil && c.Status == ConditionTrue
+}
+
+// IsTerminal reports whether the pod has Succeeded or Failed.
+func (p *Pod) IsTerminal() bool {
+	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
+}
+
+// Requests returns the pod's effective requests as upstream computes them
+// (k8s.io/component-helpers resource.PodRequests): the sum over regular containers,
+// raised per resource to the largest init container's request. Pods counts 1.
+func (p *Pod) Requests() Resources {
+	var r Resources
+	for i := range p.Spec.Containers {
+		r.Add(&p.Spec.Containers[i].Requests)
+	}
+	for i := range p.Spec.InitContainers {
+		ic := &p.Spec.InitContainers[i].Requests
+		r.MilliCPU = max(r.MilliCPU, ic.MilliCPU)
+		r.Memory = max(r.Memory, ic.Memory)
+		r.EphemeralStorage = max(r.EphemeralStorage, ic.EphemeralStorage)
+		for k, v := range ic.Scalar {
+			if r.Scalar == nil {
+				r.Scalar = map[ResourceName]int64{}
+			}
+			r.Scalar[k] = max(r.Scalar[k], v)
+		}
+	}
+	r.Pods = 1
+	return r
+}
+
+// ---------------------------------------------------------------------------
+// Node
+
+// NodeConditionType names a node condition.
+type NodeConditionType string
+
+// Node condition types.
+const (
+	NodeReady          NodeConditionType = "Ready"
+	NodeMemoryPressure NodeConditionType = "MemoryPressure"
+	NodeDiskPressure   NodeConditionType = "DiskPressure"
+	NodePIDPressure    NodeConditionType = "PIDPressure"
+)
+
+// NodeCondition is one node condition.
+type NodeCondition struct {
+	Type               NodeConditionType
+	Status             ConditionStatus
+	Reason             string
+	LastHeartbeatTime  sim.Time
+	LastTransitionTime sim.Time
+}
+
+// ContainerImage is an image present on a node.
+type ContainerImage struct {
+	Names     []string
+	SizeBytes int64
+}
+
+// NodeSpec is a node's desired state.
+type NodeSpec struct {
+	Unschedulable bool
+	Taints        []Taint
+}
+
+// NodeStatus is a node's observed state.
+type NodeStatus struct {
+	Capacity    Resources
+	Allocatable Resources
+	Conditions  []NodeCondition
+	Images      []ContainerImage
+	Address     string
+}
+
+// Node is a worker (or control-plane) machine.
+type Node struct {
+	ObjectMeta
+	Spec   NodeSpec
+	Status NodeStatus
+}
+
+// Kind implements Object.
+func (*Node) Kind() Kind { return KindNode }
+
+// DeepCopyObject implements Object.
+func (n *Node) DeepCopyObject() Object { return n.DeepCopy() }
+
+// DeepCopy returns an independent copy.
+func (n *Node) DeepCopy() *Node {
+	out := new(Node)
+	n.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Spec = n.Spec
+	if n.Spec.Taints != nil {
+		out.Spec.Taints = append([]Taint(nil), n.Spec.Taints...)
+	}
+	out.Status = n.Status
+	out.Status.Capacity = n.Status.Capacity.Clone()
+	out.Status.Allocatable = n.Status.Allocatable.Clone()
+	if n.Status.Conditions != nil {
+		out.Status.Conditions = append([]NodeCondition(nil), n.Status.Conditions...)
+	}
+	if n.Status.Images != nil {
+		out.Status.Images = make([]ContainerImage, len(n.Status.Images))
+		for i, im := range n.Status.Images {
+			out.Status.Images[i] = ContainerImage{Names: append([]string(nil), im.Names...), SizeBytes: im.SizeBytes}
+		}
+	}
+	return out
+}
+
+// Condition returns the node's condition of type t, or nil.
+func (n *Node) Condition(t NodeConditionType) *NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == t {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// IsReady reports whether the node's Ready condition is True.
+func (n *Node) IsReady() bool {
+	c := n.Condition(NodeReady)
+	return c != nil && c.Status == ConditionTrue
+}
+
+// ---------------------------------------------------------------------------
+// Lease
+
+// Lease is a coordination.k8s.io Lease: the kubelet's cheap heartbeat.
+type Lease struct {
+	ObjectMeta
+	HolderIdentity       string
+	LeaseDurationSeconds int32
+	RenewTime            sim.Time
+}
+
+// Kind implements Object.
+func (*Lease) Kind() Kind { return KindLease }
+
+// DeepCopyObject implements Object.
+func (l *Lease) DeepCopyObject() Object {
+	out := new(Lease)
+	*out = *l
+	l.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+
+// PodTemplateSpec is the template of the pods a controller creates.
+type PodTemplateSpec struct {
+	Labels      map[string]string
+	Annotations map[string]string
+	Spec        PodSpec
+}
+
+func (t *PodTemplateSpec) deepCopyInto(out *PodTemplateSpec) {
+	out.Labels = copyMap(t.Labels)
+	out.Annotations = copyMap(t.Annotations)
+	t.Spec.deepCopyInto(&out.Spec)
+}
+
+// IntOrPercent is a count or a percentage ("25%").
+type IntOrPercent struct {
+	IsPercent bool
+	Value     int32
+}
+
+// DeploymentStrategyType is RollingUpdate or Recreate.
+type DeploymentStrategyType string
+
+// Strategy types.
+const (
+	RollingUpdateStrategy DeploymentStrategyType = "RollingUpdate"
+	RecreateStrategy      DeploymentStrategyType = "Recreate"
+)
+
+// DeploymentStrategy says how a Deployment replaces old pods.
+type DeploymentStrategy struct {
+	Type           DeploymentStrategyType
+	MaxSurge       IntOrPercent
+	MaxUnavailable IntOrPercent
+}
+
+// DeploymentSpec is a Deployment's desired state.
+type DeploymentSpec struct {
+	Replicas                int32
+	Selector                *LabelSelector
+	Template                PodTemplateSpec
+	Strategy                DeploymentStrategy
+	MinReadySeconds         int32
+	RevisionHistoryLimit    int32
+	ProgressDeadlineSeconds int32
+}
+
+// DeploymentStatus is a Deployment's observed state.
+type DeploymentStatus struct {
+	ObservedGeneration  int64
+	Replicas            int32
+	UpdatedReplicas     int32
+	ReadyReplicas       int32
+	AvailableReplicas   int32
+	UnavailableReplicas int32
+}
+
+// Deployment manages ReplicaSets.
+type Deployment struct {
+	ObjectMeta
+	Spec   DeploymentSpec
+	Status DeploymentStatus
+}
+
+// Kind implements Object.
+func (*Deployment) Kind() Kind { return KindDeployment }
+
+// DeepCopyObject implements Object.
+func (d *Deployment) DeepCopyObject() Object { return d.DeepCopy() }
+
+// DeepCopy returns an independent copy.
+func (d *Deployment) DeepCopy() *Deployment {
+	out := new(Deployment)
+	d.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Spec = d.Spec
+	out.Spec.Selector = d.Spec.Selector.DeepCopy()
+	d.Spec.Template.deepCopyInto(&out.Spec.Template)
+	out.Status = d.Status
+	return out
+}
+
+// ReplicaSetSpec is a ReplicaSet's desired state.
+type ReplicaSetSpec struct {
+	Replicas        int32
+	Selector        *LabelSelector
+	Template        PodTemplateSpec
+	MinReadySeconds int32
+}
+
+// ReplicaSetStatus is a ReplicaSet's observed state.
+type ReplicaSetStatus struct {
+	ObservedGeneration   int64
+	Replicas             int32
+	FullyLabeledReplicas int32
+	ReadyReplicas        int32
+	AvailableReplicas    int32
+}
+
+// ReplicaSet keeps a number of pod replicas running.
+type ReplicaSet struct {
+	ObjectMeta
+	Spec   ReplicaSetSpec
+	Status ReplicaSetStatus
+}
+
+// Kind implements Object.
+func (*ReplicaSet) Kind() Kind { return KindReplicaSet }
+
+// DeepCopyObject implements Object.
+func (r *ReplicaSet) DeepCopyObject() Object { return r.DeepCopy() }
+
+// DeepCopy returns an independent copy.
+func (r *ReplicaSet) DeepCopy() *ReplicaSet {
+	out := new(ReplicaSet)
+	r.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Spec = r.Spec
+	out.Spec.Selector = r.Spec.Selector.DeepCopy()
+	r.Spec.Template.deepCopyInto(&out.Spec.Template)
+	out.Status = r.Status
+	return out
+}
+
+// DeepCopy returns an independent copy (nil for nil).
+func (s *LabelSelector) DeepCopy() *LabelSelector {
+	if s == nil {
+		return nil
+	}
+	out := &LabelSelector{MatchLabels: copyMap(s.MatchLabels)}
+	for _, r := range s.MatchExpressions {
+		r.Values = append([]string(nil), r.Values...)
+		out.MatchExpressions = append(out.MatchExpressions, r)
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Services
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	Name       string
+	Protocol   string
+	Port       int32
+	TargetPort int32
+}
+
+// ServiceAffinity is None or ClientIP.
+type ServiceAffinity string
+
+// Session affinities.
+const (
+	AffinityNone     ServiceAffinity = "None"
+	AffinityClientIP ServiceAffinity = "ClientIP"
+)
+
+// ServiceSpec is a Service's desired state.
+type ServiceSpec struct {
+	Selector                 map[string]string
+	Ports                    []ServicePort
+	ClusterIP                string
+	Type                     string // ClusterIP (default), NodePort, LoadBalancer
+	SessionAffinity          ServiceAffinity
+	PublishNotReadyAddresses bool
+}
+
+// Service exposes a set of pods under one virtual IP.
+type Service struct {
+	ObjectMeta
+	Spec ServiceSpec
+}
+
+// Kind implements Object.
+func (*Service) Kind() Kind { return KindService }
+
+// DeepCopyObject implements Object.
+func (s *Service) DeepCopyObject() Object {
+	out := new(Service)
+	s.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Spec = s.Spec
+	out.Spec.Selector = copyMap(s.Spec.Selector)
+	out.Spec.Ports = append([]ServicePort(nil), s.Spec.Ports...)
+	return out
+}
+
+// EndpointConditions are an endpoint's readiness flags (discovery.k8s.io/v1).
+type EndpointConditions struct {
+	Ready       bool
+	Serving     bool
+	Terminating bool
+}
+
+// Endpoint is one backend of a Service.
+type Endpoint struct {
+	Address    string
+	Conditions EndpointConditions
+	NodeName   NodeName
+	Zone       string
+	PodName    string
+	PodUID     UID
+}
+
+// EndpointSlice is a slice of a Service's endpoints (at most 100 by default).
+type EndpointSlice struct {
+	ObjectMeta
+	Endpoints []Endpoint
+	Ports     []ServicePort
+}
+
+// Kind implements Object.
+func (*EndpointSlice) Kind() Kind { return KindEndpointSlice }
+
+// DeepCopyObject implements Object.
+func (s *EndpointSlice) DeepCopyObject() Object {
+	out := new(EndpointSlice)
+	s.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Endpoints = append([]Endpoint(nil), s.Endpoints...)
+	out.Ports = append([]ServicePort(nil), s.Ports...)
+	return out
+}
+
+// ServiceName returns the name of the Service the slice belongs to.
+func (s *EndpointSlice) ServiceName() string { return s.Labels[LabelServiceName] }
+
+// Binding asks the apiserver to bind a pod to a node (the pods/binding subresource).
+type Binding struct {
+	PodNamespace string
+	PodName      string
+	PodUID       UID
+	Target       NodeName
+}

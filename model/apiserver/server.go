@@ -1,0 +1,389 @@
+// Package apiserver models kube-apiserver: the only door to etcd. Every component
+// talks to the cluster through a Client from this package, by requests (create, get,
+// list, update, delete, bind) and watches, exactly as Kubernetes components do
+// through client-go. Components never call each other.
+//
+// Request path (mutations): the client's token bucket (QPS/burst, as client-go's
+// default rate limiter) → network and admission latency → an in-flight seat
+// (max-requests-inflight 400 for reads, max-mutating-requests-inflight 200 for
+// writes; requests beyond the caps wait in a FIFO queue, as API Priority and Fairness
+// queues them) → defaulting and validation → an etcd commit → response latency.
+//
+// Watches are served from the watch cache: one etcd watch per kind, fanned out to the
+// client watches whose selectors match. Watches on pods by spec.nodeName and on
+// nodes/leases by metadata.name are indexed by that value, so a pod event costs
+// O(watchers that can match), not O(nodes).
+//
+// Ownership: an object passed to Create or Update belongs to the apiserver from then
+// on; objects delivered by watches, gets and lists are shared, immutable snapshots
+// that must be DeepCopy'd before modification.
+package apiserver
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/model/dist"
+	"github.com/kubesim/kubesim/model/etcd"
+	"github.com/kubesim/kubesim/sim"
+)
+
+// Config is the apiserver's configuration.
+type Config struct {
+	// RequestLatency is the one-way network plus handler latency of a request; it is
+	// drawn once on the way in and once on the way out.
+	RequestLatency dist.Spec
+	// WatchLatency is the delay from an etcd commit to delivery at watchers (etcd
+	// watch plus watch-cache dispatch; reference §6.1: "roughly 10 ms").
+	WatchLatency dist.Spec
+	// MaxRequestsInflight and MaxMutatingRequestsInflight cap concurrent reads and
+	// writes (reference §6.2: 400 and 200).
+	MaxRequestsInflight         int
+	MaxMutatingRequestsInflight int
+	// CompactionInterval is how often the apiserver compacts etcd (reference §6.1: 5 min).
+	CompactionInterval time.Duration
+}
+
+// DefaultConfig returns the reference defaults.
+func DefaultConfig() Config {
+	return Config{
+		RequestLatency:              dist.LogNormal(500*time.Microsecond, 0.4),
+		WatchLatency:                dist.LogNormal(8*time.Millisecond, 0.3),
+		MaxRequestsInflight:         400,
+		MaxMutatingRequestsInflight: 200,
+		CompactionInterval:          5 * time.Minute,
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate(reg *dist.Registry) error {
+	if err := reg.Validate(c.RequestLatency); err != nil {
+		return fmt.Errorf("requestLatency: %w", err)
+	}
+	if err := reg.Validate(c.WatchLatency); err != nil {
+		return fmt.Errorf("watchLatency: %w", err)
+	}
+	if c.MaxRequestsInflight < 1 || c.MaxMutatingRequestsInflight < 1 {
+		return fmt.Errorf("maxRequestsInflight and maxMutatingRequestsInflight must be at least 1")
+	}
+	if c.CompactionInterval < 0 {
+		return fmt.Errorf("compactionInterval must not be negative")
+	}
+	return nil
+}
+
+// Reason classifies an API error, as metav1.StatusReason does.
+type Reason string
+
+// Reasons.
+const (
+	ReasonNotFound           Reason = "NotFound"
+	ReasonAlreadyExists      Reason = "AlreadyExists"
+	ReasonConflict           Reason = "Conflict"
+	ReasonInvalid            Reason = "Invalid"
+	ReasonServiceUnavailable Reason = "ServiceUnavailable"
+	ReasonGone               Reason = "Gone"
+)
+
+// Error is an API error.
+type Error struct {
+	Reason  Reason
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Reason) + ": " + e.Message }
+
+// ReasonOf returns the reason of an API error, or "" for other errors and nil.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// IsNotFound, IsConflict and IsAlreadyExists classify errors.
+func IsNotFound(err error) bool      { return ReasonOf(err) == ReasonNotFound }
+func IsConflict(err error) bool      { return ReasonOf(err) == ReasonConflict }
+func IsAlreadyExists(err error) bool { return ReasonOf(err) == ReasonAlreadyExists }
+
+func errorf(r Reason, format string, a ...any) error {
+	return &Error{Reason: r, Message: fmt.Sprintf(format, a...)}
+}
+
+// Server is the modeled kube-apiserver.
+type Server struct {
+	eng      *sim.Engine
+	store    *etcd.Store
+	cfg      Config
+	tel      sim.Telemetry
+	reqLat   dist.Sampler
+	watchLat dist.Sampler
+
+	watches      [api.NumKinds]*watchIndex
+	lastDispatch [api.NumKinds]sim.Time
+
+	inflight    [2]int // [0] reads, [1] mutations
+	queue       [2][]func()
+	queueHead   [2]int
+	uidSeq      uint64
+	ipSeq       int
+	available   bool
+	requests    uint64
+	lastCompact int64
+}
+
+// New creates the apiserver over store and starts its watch cache and compaction.
+func New(eng *sim.Engine, store *etcd.Store, cfg Config, reg *dist.Registry, tel sim.Telemetry) (*Server, error) {
+	if err := cfg.Validate(reg); err != nil {
+		return nil, err
+	}
+	if tel == nil {
+		tel = sim.Discard
+	}
+	s := &Server{
+		eng: eng, store: store, cfg: cfg, tel: tel, available: true,
+		reqLat:   reg.MustNew(cfg.RequestLatency, eng.Source("apiserver/request")),
+		watchLat: reg.MustNew(cfg.WatchLatency, eng.Source("apiserver/watch")),
+	}
+	for k := api.KindNode; int(k) < api.NumKinds; k++ {
+		s.watches[k] = newWatchIndex()
+		kind := k
+		if _, err := store.Watch(api.KindPrefix(kind), 0, func(ev etcd.Event) { s.onEtcdEvent(kind, ev) }); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.CompactionInterval > 0 {
+		s.scheduleCompaction()
+	}
+	return s, nil
+}
+
+// Store returns the etcd store behind the server.
+func (s *Server) Store() *etcd.Store { return s.store }
+
+// Requests returns the number of requests served.
+func (s *Server) Requests() uint64 { return s.requests }
+
+// SetAvailable takes the apiserver down (false: every request fails with
+// ServiceUnavailable and watches receive nothing) or back up.
+func (s *Server) SetAvailable(ok bool) { s.available = ok }
+
+// scheduleCompaction compacts every interval to the revision seen one interval
+// earlier, as kube-apiserver's compactor does (reference §6.1).
+func (s *Server) scheduleCompaction() {
+	s.eng.After(s.cfg.CompactionInterval, func() {
+		if s.lastCompact > s.store.CompactRevision() {
+			_ = s.store.Compact(s.lastCompact)
+		}
+		s.lastCompact = s.store.Revision()
+		s.scheduleCompaction()
+	})
+}
+
+// Client returns a client for a component. qps <= 0 means no client-side limit.
+// The name appears in trace records ("scheduler", "kubelet/node-1").
+func (s *Server) Client(name string, qps float64, burst int) *Client {
+	return &Client{srv: s, name: name, limiter: &tokenBucket{qps: qps, burst: float64(burst), tokens: float64(burst)}}
+}
+
+// admit queues fn for an in-flight seat of the given class (0 read, 1 mutation).
+func (s *Server) admit(class int, fn func()) {
+	limit := s.cfg.MaxRequestsInflight
+	if class == 1 {
+		limit = s.cfg.MaxMutatingRequestsInflight
+	}
+	if s.inflight[class] < limit {
+		s.inflight[class]++
+		fn()
+		return
+	}
+	s.queue[class] = append(s.queue[class], fn)
+}
+
+// release frees a seat and starts the next queued request of the class.
+func (s *Server) release(class int) {
+	s.inflight[class]--
+	q := s.queue[class]
+	if h := s.queueHead[class]; h < len(q) {
+		fn := q[h]
+		q[h] = nil
+		s.queueHead[class]++
+		if s.queueHead[class] == len(q) {
+			s.queue[class] = q[:0]
+			s.queueHead[class] = 0
+		}
+		s.inflight[class]++
+		fn()
+	}
+}
+
+// Inflight returns the reads and mutations in flight and queued.
+func (s *Server) Inflight() (reads, writes, queued int) {
+	return s.inflight[0], s.inflight[1], len(s.queue[0]) - s.queueHead[0] + len(s.queue[1]) - s.queueHead[1]
+}
+
+func (s *Server) newUID() api.UID {
+	s.uidSeq++
+	return api.UID("uid-" + strconv.FormatUint(s.uidSeq, 10))
+}
+
+// prepareCreate sets server-owned metadata and applies defaults and validation.
+func (s *Server) prepareCreate(obj api.Object) error {
+	m := obj.Meta()
+	if m.Name == "" {
+		return errorf(ReasonInvalid, "%s: metadata.name is required", obj.Kind())
+	}
+	if obj.Kind().Namespaced() && m.Namespace == "" {
+		m.Namespace = api.NamespaceDefault
+	}
+	if !obj.Kind().Namespaced() {
+		m.Namespace = ""
+	}
+	m.UID = s.newUID()
+	m.CreationTimestamp = s.eng.Now()
+	m.DeletionTimestamp = nil
+	m.Generation = 1
+	m.ResourceVersion = 0
+	switch o := obj.(type) {
+	case *api.Pod:
+		api.DefaultPodSpec(&o.Spec)
+		if err := api.ValidatePodSpec(&o.Spec); err != nil {
+			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
+		}
+		if o.Status.Phase == "" {
+			o.Status.Phase = api.PodPending
+		}
+	case *api.Deployment:
+		api.DefaultDeploymentSpec(&o.Spec)
+		if err := api.ValidateDeploymentSpec(&o.Spec); err != nil {
+			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
+		}
+	case *api.ReplicaSet:
+		api.DefaultPodSpec(&o.Spec.Template.Spec)
+		if o.Spec.Replicas < 0 {
+			return errorf(ReasonInvalid, "%s: spec.replicas must not be negative", api.Ref(o))
+		}
+	case *api.Service:
+		api.DefaultServiceSpec(&o.Spec)
+		if err := api.ValidateServiceSpec(&o.Spec); err != nil {
+			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
+		}
+		if o.Spec.ClusterIP == "" {
+			s.ipSeq++
+			o.Spec.ClusterIP = fmt.Sprintf("10.96.%d.%d", s.ipSeq/250, s.ipSeq%250+1)
+		}
+	}
+	return nil
+}
+
+// prepareUpdate carries server-owned metadata over from the current object and bumps
+// the generation when the spec changed.
+func prepareUpdate(obj, cur api.Object) error {
+	m, c := obj.Meta(), cur.Meta()
+	m.UID = c.UID
+	m.CreationTimestamp = c.CreationTimestamp
+	m.Generation = c.Generation
+	if m.DeletionTimestamp == nil {
+		m.DeletionTimestamp = c.DeletionTimestamp
+	}
+	switch o := obj.(type) {
+	case *api.Deployment:
+		if !reflect.DeepEqual(o.Spec, cur.(*api.Deployment).Spec) {
+			m.Generation++
+		}
+		if err := api.ValidateDeploymentSpec(&o.Spec); err != nil {
+			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
+		}
+	case *api.ReplicaSet:
+		if !reflect.DeepEqual(o.Spec, cur.(*api.ReplicaSet).Spec) {
+			m.Generation++
+		}
+		if o.Spec.Replicas < 0 {
+			return errorf(ReasonInvalid, "%s: spec.replicas must not be negative", api.Ref(o))
+		}
+	case *api.Pod:
+		cp := cur.(*api.Pod)
+		if cp.Spec.NodeName != "" && o.Spec.NodeName != cp.Spec.NodeName {
+			return errorf(ReasonInvalid, "%s: spec.nodeName is immutable once set", api.Ref(o))
+		}
+	}
+	return nil
+}
+
+// copyStatus returns a copy of cur carrying obj's status (the /status subresource).
+func copyStatus(obj, cur api.Object) api.Object {
+	out := cur.DeepCopyObject()
+	switch o := out.(type) {
+	case *api.Pod:
+		o.Status = obj.(*api.Pod).DeepCopy().Status
+	case *api.Node:
+		o.Status = obj.(*api.Node).DeepCopy().Status
+	case *api.Deployment:
+		o.Status = obj.(*api.Deployment).Status
+	case *api.ReplicaSet:
+		o.Status = obj.(*api.ReplicaSet).Status
+	default:
+		return obj
+	}
+	return out
+}
+
+// onEtcdEvent feeds the watch cache: it stamps the stored object with its revision
+// and schedules the fan-out to client watches after the watch latency, keeping the
+// per-kind delivery order equal to the revision order.
+func (s *Server) onEtcdEvent(kind api.Kind, ev etcd.Event) {
+	var obj, old api.Object
+	if ev.Type == etcd.Put {
+		obj = ev.KV.Value.(api.Object)
+		obj.Meta().ResourceVersion = ev.KV.ModRevision
+	}
+	if ev.PrevKV != nil {
+		old = ev.PrevKV.Value.(api.Object)
+	}
+	at := max(s.eng.Now().Add(s.watchLat.Sample()), s.lastDispatch[kind])
+	s.lastDispatch[kind] = at
+	d := &dispatch{srv: s, kind: kind, obj: obj, old: old, rev: ev.KV.ModRevision}
+	s.eng.Schedule(at, d, 0, 0, nil)
+}
+
+type dispatch struct {
+	srv      *Server
+	kind     api.Kind
+	obj, old api.Object
+	rev      int64
+}
+
+func (d *dispatch) Handle(*sim.Event) {
+	if !d.srv.available {
+		return
+	}
+	d.srv.watches[d.kind].dispatch(d.obj, d.old, d.rev)
+}
+
+// tokenBucket is client-go's token-bucket rate limiter in virtual time: it
+// reserves the next token and says when the request may go.
+type tokenBucket struct {
+	qps, burst, tokens float64
+	last               sim.Time
+}
+
+func (b *tokenBucket) reserve(now sim.Time) sim.Time {
+	if b.qps <= 0 {
+		return now
+	}
+	if now > b.last {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.qps)
+		b.last = now
+	}
+	b.tokens--
+	if b.tokens >= 0 {
+		return now
+	}
+	wait := time.Duration(-b.tokens / b.qps * 1e9)
+	return now.Add(wait)
+}
