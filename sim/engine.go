@@ -41,17 +41,23 @@ type Handler interface {
 	Handle(ev *Event)
 }
 
-// Event is one scheduled occurrence. The engine owns it; a Handler must not keep the
-// pointer after Handle returns.
+// Event is one scheduled occurrence, stored by value in the engine's heap (64
+// bytes: one cache line). The engine owns it; a Handler must not keep the pointer
+// after Handle returns.
 type Event struct {
 	At   Time    // when it fires
 	Seq  uint64  // scheduling order; unique per engine
-	H    Handler // who handles it (nil for Func events)
-	Kind int32   // handler-defined discriminator
-	Arg  int64   // handler-defined argument
+	H    Handler // who handles it
 	Data any     // handler-defined argument (store pointers to avoid allocation)
-	fn   func()  // set for events scheduled with At/After
+	Arg  int64   // handler-defined argument
+	Kind int32   // handler-defined discriminator
 }
+
+// funcHandler adapts a closure to Handler; converting a func to an interface does
+// not allocate.
+type funcHandler func()
+
+func (f funcHandler) Handle(*Event) { f() }
 
 // Timer identifies a scheduled event so it can be cancelled.
 // The zero Timer is valid and refers to no event.
@@ -65,7 +71,8 @@ type Engine struct {
 	now       Time
 	seq       uint64
 	heap      []Event
-	cancelled map[uint64]struct{}
+	cancelled map[uint64]struct{} // seqs of cancelled events still in the heap
+	cur       Event
 	fired     uint64
 	stopped   bool
 	seed      uint64
@@ -77,7 +84,7 @@ type Engine struct {
 
 // New returns an engine at time 0 whose random streams derive from seed.
 func New(seed uint64) *Engine {
-	return &Engine{seed: seed, cancelled: make(map[uint64]struct{})}
+	return &Engine{seed: seed, cancelled: map[uint64]struct{}{}}
 }
 
 // Now returns the current virtual time: the time of the event being run, or of the
@@ -87,8 +94,8 @@ func (e *Engine) Now() Time { return e.now }
 // Seed returns the run's root seed.
 func (e *Engine) Seed() uint64 { return e.seed }
 
-// Pending returns the number of scheduled events, including cancelled ones not yet
-// discarded.
+// Pending returns the number of queued events, including cancelled ones that have
+// not reached the top of the queue yet.
 func (e *Engine) Pending() int { return len(e.heap) }
 
 // Fired returns how many events have run.
@@ -98,56 +105,60 @@ func (e *Engine) Fired() uint64 { return e.fired }
 // an error in the caller and panics: virtual time never goes backwards.
 // It does not allocate once the heap has grown to its working size.
 func (e *Engine) Schedule(at Time, h Handler, kind int32, arg int64, data any) Timer {
-	if at < e.now {
-		panic(fmt.Sprintf("sim: event scheduled in the past: at %v, now %v", at, e.now))
-	}
-	e.seq++
-	e.push(Event{At: at, Seq: e.seq, H: h, Kind: kind, Arg: arg, Data: data})
-	return Timer{e.seq}
+	return e.add(Event{At: at, H: h, Kind: kind, Arg: arg, Data: data})
 }
 
 // ScheduleAfter queues a typed event d after Now. A negative d panics.
 func (e *Engine) ScheduleAfter(d time.Duration, h Handler, kind int32, arg int64, data any) Timer {
-	return e.Schedule(e.now+Time(d), h, kind, arg, data)
+	return e.add(Event{At: e.now + Time(d), H: h, Kind: kind, Arg: arg, Data: data})
 }
 
 // At runs fn at time at. Convenient, but the closure usually allocates: hot paths
-// should use Schedule.
-func (e *Engine) At(at Time, fn func()) Timer {
-	if at < e.now {
-		panic(fmt.Sprintf("sim: event scheduled in the past: at %v, now %v", at, e.now))
-	}
-	e.seq++
-	e.push(Event{At: at, Seq: e.seq, fn: fn})
-	return Timer{e.seq}
-}
+// should use Schedule with a long-lived Handler.
+func (e *Engine) At(at Time, fn func()) Timer { return e.add(Event{At: at, H: funcHandler(fn)}) }
 
 // After runs fn d after Now.
-func (e *Engine) After(d time.Duration, fn func()) Timer { return e.At(e.now+Time(d), fn) }
+func (e *Engine) After(d time.Duration, fn func()) Timer {
+	return e.add(Event{At: e.now + Time(d), H: funcHandler(fn)})
+}
+
+func (e *Engine) add(ev Event) Timer {
+	if ev.At < e.now {
+		panic(fmt.Sprintf("sim: event scheduled in the past: at %v, now %v", ev.At, e.now))
+	}
+	if ev.H == nil {
+		panic("sim: event without a handler")
+	}
+	e.seq++
+	ev.Seq = e.seq
+	e.push(ev)
+	return Timer{seq: ev.Seq}
+}
 
 // Cancel prevents the event of t from running if it has not run yet. Cancelling the
 // zero Timer, or an event that already ran or was already cancelled, is harmless.
+// The event stays in the heap and is discarded when it reaches the top.
 func (e *Engine) Cancel(t Timer) {
 	if t.seq == 0 || t.seq > e.seq {
 		return
 	}
+	// Whether the event already ran is not known in O(1): a mark for an event that
+	// ran is never consumed, so marks are pruned when they outnumber the heap.
 	e.cancelled[t.seq] = struct{}{}
-	// Marks for events that already ran are never popped; drop them when the set
-	// outgrows the queue so memory stays bounded.
-	if len(e.cancelled) > 1024 && len(e.cancelled) > 2*len(e.heap) {
-		e.compactCancelled()
+	if len(e.cancelled) > 64 && len(e.cancelled) > len(e.heap) {
+		e.pruneCancelled()
 	}
 }
 
-// compactCancelled drops cancellation marks whose events are no longer queued.
-func (e *Engine) compactCancelled() {
-	queued := make(map[uint64]struct{}, len(e.cancelled))
+// pruneCancelled drops marks of events that are no longer in the heap.
+func (e *Engine) pruneCancelled() {
+	keep := make(map[uint64]struct{}, len(e.heap)/8)
 	for i := range e.heap {
 		if _, ok := e.cancelled[e.heap[i].Seq]; ok {
-			queued[e.heap[i].Seq] = struct{}{}
+			keep[e.heap[i].Seq] = struct{}{}
 		}
 	}
-	e.cancelled = queued
+	e.cancelled = keep
 }
 
 // Stop makes the current Run or RunUntil return after the running event.
@@ -157,23 +168,19 @@ func (e *Engine) Stop() { e.stopped = true }
 // left.
 func (e *Engine) Step() bool {
 	for len(e.heap) > 0 {
-		ev := e.pop()
+		e.pop(&e.cur)
 		if len(e.cancelled) > 0 {
-			if _, ok := e.cancelled[ev.Seq]; ok {
-				delete(e.cancelled, ev.Seq)
+			if _, ok := e.cancelled[e.cur.Seq]; ok {
+				delete(e.cancelled, e.cur.Seq)
 				continue
 			}
 		}
-		e.now = ev.At
+		e.now = e.cur.At
 		e.fired++
 		if e.OnEvent != nil {
-			e.OnEvent(&ev)
+			e.OnEvent(&e.cur)
 		}
-		if ev.fn != nil {
-			ev.fn()
-		} else {
-			ev.H.Handle(&ev)
-		}
+		e.cur.H.Handle(&e.cur)
 		return true
 	}
 	return false
@@ -207,8 +214,7 @@ func (e *Engine) Run() {
 }
 
 // The heap is a 4-ary min-heap of Event values ordered by (At, Seq). Value structs
-// avoid a pointer per event; the 4-ary shape halves the depth of a binary heap and
-// keeps siblings in one or two cache lines.
+// avoid a pointer chase per event; the 4-ary shape halves the depth of a binary heap.
 
 func less(a, b *Event) bool {
 	if a.At != b.At {
@@ -217,31 +223,32 @@ func less(a, b *Event) bool {
 	return a.Seq < b.Seq
 }
 
-func (e *Engine) push(ev Event) {
-	e.heap = append(e.heap, ev)
+func (e *Engine) push(x Event) {
+	e.heap = append(e.heap, x)
 	h := e.heap
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 4
-		if !less(&ev, &h[p]) {
+		if !less(&x, &h[p]) {
 			break
 		}
 		h[i] = h[p]
 		i = p
 	}
-	h[i] = ev
+	h[i] = x
 }
 
-func (e *Engine) pop() Event {
+// pop moves the minimum into out.
+func (e *Engine) pop(out *Event) {
 	h := e.heap
-	top := h[0]
+	*out = h[0]
 	n := len(h) - 1
 	last := h[n]
 	h[n] = Event{} // drop references for the GC
 	h = h[:n]
 	e.heap = h
 	if n == 0 {
-		return top
+		return
 	}
 	i := 0
 	for {
@@ -266,5 +273,4 @@ func (e *Engine) pop() Event {
 		i = m
 	}
 	h[i] = last
-	return top
 }
