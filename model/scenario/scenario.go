@@ -1,0 +1,430 @@
+// Package scenario defines kubesim's scenario file: a YAML document describing the
+// cluster (control plane settings and node pools), the images, the workload
+// (Deployments, Services, client traffic) and the run (seed, duration).
+//
+// Decoding is strict: an unknown field, a malformed value or an invalid one is an
+// *Error that names the file, the line and the field. Component settings are
+// optional overrides: an absent field keeps the component's documented default.
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Scenario is one scenario file.
+type Scenario struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Seed        uint64   `yaml:"seed"`
+	Duration    Duration `yaml:"duration"`
+	Cluster     Cluster  `yaml:"cluster"`
+	Images      []Image  `yaml:"images"`
+	Workload    Workload `yaml:"workload"`
+
+	file  string
+	lines map[string]int // field path -> line
+}
+
+// Cluster describes the control plane and the nodes.
+type Cluster struct {
+	Etcd              Etcd              `yaml:"etcd"`
+	APIServer         APIServer         `yaml:"apiserver"`
+	Scheduler         Scheduler         `yaml:"scheduler"`
+	ControllerManager ControllerManager `yaml:"controllerManager"`
+	Kubelet           Kubelet           `yaml:"kubelet"`
+	Runtime           Runtime           `yaml:"runtime"`
+	Proxy             Proxy             `yaml:"proxy"`
+	Nodes             []NodePool        `yaml:"nodes"`
+}
+
+// Etcd overrides the etcd model's defaults.
+type Etcd struct {
+	Members *int  `yaml:"members"`
+	Fsync   *Dist `yaml:"fsync"`
+	RTT     *Dist `yaml:"rtt"`
+}
+
+// APIServer overrides the apiserver model's defaults.
+type APIServer struct {
+	RequestLatency              *Dist     `yaml:"requestLatency"`
+	WatchLatency                *Dist     `yaml:"watchLatency"`
+	MaxRequestsInflight         *int      `yaml:"maxRequestsInflight"`
+	MaxMutatingRequestsInflight *int      `yaml:"maxMutatingRequestsInflight"`
+	CompactionInterval          *Duration `yaml:"compactionInterval"`
+}
+
+// Scheduler overrides the scheduler model's defaults.
+type Scheduler struct {
+	PercentageOfNodesToScore *int32    `yaml:"percentageOfNodesToScore"`
+	PodInitialBackoff        *Duration `yaml:"podInitialBackoff"`
+	PodMaxBackoff            *Duration `yaml:"podMaxBackoff"`
+	CycleLatency             *Dist     `yaml:"cycleLatency"`
+	PerNodeLatency           *Duration `yaml:"perNodeLatency"`
+	QPS                      *float64  `yaml:"qps"`
+	Burst                    *int      `yaml:"burst"`
+}
+
+// ControllerManager overrides the controller-manager model's defaults.
+type ControllerManager struct {
+	QPS                  *float64 `yaml:"qps"`
+	Burst                *int     `yaml:"burst"`
+	SyncLatency          *Dist    `yaml:"syncLatency"`
+	MaxEndpointsPerSlice *int     `yaml:"maxEndpointsPerSlice"`
+}
+
+// Kubelet overrides the kubelet model's defaults (for every node).
+type Kubelet struct {
+	MaxPods                   *int64    `yaml:"maxPods"`
+	NodeStatusUpdateFrequency *Duration `yaml:"nodeStatusUpdateFrequency"`
+	NodeStatusReportFrequency *Duration `yaml:"nodeStatusReportFrequency"`
+	NodeLeaseDurationSeconds  *int32    `yaml:"nodeLeaseDurationSeconds"`
+	SyncLatency               *Dist     `yaml:"syncLatency"`
+	QPS                       *float64  `yaml:"qps"`
+	Burst                     *int      `yaml:"burst"`
+}
+
+// Runtime overrides the modeled container runtime (Docker) defaults.
+type Runtime struct {
+	PullBandwidth       *Quantity `yaml:"pullBandwidth"` // bytes per second
+	PullOverhead        *Dist     `yaml:"pullOverhead"`
+	Create              *Dist     `yaml:"create"`
+	Start               *Dist     `yaml:"start"`
+	Stop                *Dist     `yaml:"stop"`
+	SerializeImagePulls *bool     `yaml:"serializeImagePulls"`
+}
+
+// Proxy overrides the kube-proxy model's defaults.
+type Proxy struct {
+	Mode          *string   `yaml:"mode"`
+	SyncLatency   *Dist     `yaml:"syncLatency"`
+	MinSyncPeriod *Duration `yaml:"minSyncPeriod"`
+	SyncPeriod    *Duration `yaml:"syncPeriod"`
+}
+
+// NodePool is a group of identical nodes. With count 1 the node is called Name;
+// otherwise Name-1 … Name-count.
+type NodePool struct {
+	Name             string            `yaml:"name"`
+	Count            *int              `yaml:"count"`
+	CPU              Quantity          `yaml:"cpu"`
+	Memory           Quantity          `yaml:"memory"`
+	EphemeralStorage Quantity          `yaml:"ephemeralStorage"`
+	Pods             *int64            `yaml:"pods"`
+	Zone             string            `yaml:"zone"`
+	Zones            []string          `yaml:"zones"` // spread round-robin
+	Labels           map[string]string `yaml:"labels"`
+	Taints           []Taint           `yaml:"taints"`
+	Images           []string          `yaml:"images"` // already on the node
+	StartAt          Duration          `yaml:"startAt"`
+}
+
+// Taint is a node taint.
+type Taint struct {
+	Key    string `yaml:"key"`
+	Value  string `yaml:"value"`
+	Effect string `yaml:"effect"`
+}
+
+// Image is a catalogue entry: its size and how a container of it serves requests.
+type Image struct {
+	Name  string   `yaml:"name"`
+	Size  Quantity `yaml:"size"`
+	Serve *Serve   `yaml:"serve"`
+}
+
+// Serve is the serving behaviour of a container process (nginx: worker processes).
+type Serve struct {
+	Port        int32 `yaml:"port"`
+	Workers     int   `yaml:"workers"`
+	QueueLimit  int   `yaml:"queueLimit"`
+	ServiceTime *Dist `yaml:"serviceTime"`
+	ReadyAfter  *Dist `yaml:"readyAfter"`
+}
+
+// Workload is what the users submit.
+type Workload struct {
+	Deployments []Deployment `yaml:"deployments"`
+	Services    []Service    `yaml:"services"`
+	Traffic     []Traffic    `yaml:"traffic"`
+}
+
+// Deployment is an apps/v1 Deployment, written compactly: Labels are both the pod
+// template's labels and the selector.
+type Deployment struct {
+	Name            string            `yaml:"name"`
+	Namespace       string            `yaml:"namespace"`
+	At              Duration          `yaml:"at"`
+	Replicas        *int32            `yaml:"replicas"`
+	Labels          map[string]string `yaml:"labels"`
+	Strategy        string            `yaml:"strategy"`
+	MaxSurge        string            `yaml:"maxSurge"`
+	MaxUnavailable  string            `yaml:"maxUnavailable"`
+	MinReadySeconds int32             `yaml:"minReadySeconds"`
+	SchedulerName   string            `yaml:"schedulerName"`
+	Priority        int32             `yaml:"priority"`
+	NodeSelector    map[string]string `yaml:"nodeSelector"`
+	Tolerations     []Toleration      `yaml:"tolerations"`
+	Containers      []Container       `yaml:"containers"`
+}
+
+// Toleration is a pod toleration.
+type Toleration struct {
+	Key               string `yaml:"key"`
+	Operator          string `yaml:"operator"`
+	Value             string `yaml:"value"`
+	Effect            string `yaml:"effect"`
+	TolerationSeconds *int64 `yaml:"tolerationSeconds"`
+}
+
+// Container is one container of a pod template.
+type Container struct {
+	Name            string    `yaml:"name"`
+	Image           string    `yaml:"image"`
+	ImagePullPolicy string    `yaml:"imagePullPolicy"`
+	Requests        Resources `yaml:"requests"`
+	Limits          Resources `yaml:"limits"`
+	Ports           []Port    `yaml:"ports"`
+	ReadinessProbe  *Probe    `yaml:"readinessProbe"`
+}
+
+// Resources is a resource list.
+type Resources struct {
+	CPU              Quantity `yaml:"cpu"`
+	Memory           Quantity `yaml:"memory"`
+	EphemeralStorage Quantity `yaml:"ephemeral-storage"`
+}
+
+// Port is a container port.
+type Port struct {
+	Name          string `yaml:"name"`
+	ContainerPort int32  `yaml:"containerPort"`
+	HostPort      int32  `yaml:"hostPort"`
+	Protocol      string `yaml:"protocol"`
+}
+
+// Probe is a readiness probe (its handler is modeled: success once the container
+// serves on its port).
+type Probe struct {
+	InitialDelaySeconds int32 `yaml:"initialDelaySeconds"`
+	PeriodSeconds       int32 `yaml:"periodSeconds"`
+	TimeoutSeconds      int32 `yaml:"timeoutSeconds"`
+	SuccessThreshold    int32 `yaml:"successThreshold"`
+	FailureThreshold    int32 `yaml:"failureThreshold"`
+}
+
+// Service is a v1 Service.
+type Service struct {
+	Name                     string            `yaml:"name"`
+	Namespace                string            `yaml:"namespace"`
+	At                       Duration          `yaml:"at"`
+	Selector                 map[string]string `yaml:"selector"`
+	Ports                    []ServicePort     `yaml:"ports"`
+	SessionAffinity          string            `yaml:"sessionAffinity"`
+	PublishNotReadyAddresses bool              `yaml:"publishNotReadyAddresses"`
+}
+
+// ServicePort is a Service port.
+type ServicePort struct {
+	Name       string `yaml:"name"`
+	Port       int32  `yaml:"port"`
+	TargetPort int32  `yaml:"targetPort"`
+}
+
+// Traffic is a stream of client requests to a Service.
+type Traffic struct {
+	Name           string    `yaml:"name"`
+	Service        string    `yaml:"service"` // "name" or "namespace/name"
+	Port           int32     `yaml:"port"`
+	Rate           float64   `yaml:"rate"` // requests per second (Poisson)
+	Start          Duration  `yaml:"start"`
+	Duration       Duration  `yaml:"duration"`
+	From           []string  `yaml:"from"` // client nodes; empty = every node
+	NetworkLatency *Dist     `yaml:"networkLatency"`
+	Timeout        *Duration `yaml:"timeout"`
+}
+
+// Error is a problem in a scenario file.
+type Error struct {
+	File  string
+	Line  int    // 0 when unknown
+	Field string // dotted path such as workload.deployments[0].replicas
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+): (.*)`)
+
+// Parse decodes and validates a scenario. file names the source in errors.
+func Parse(file string, data []byte) (*Scenario, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, convertYAMLErr(file, err, nil)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, &Error{File: file, Msg: "the file is empty: a scenario needs at least cluster.nodes"}
+	}
+	lines := map[string]int{}
+	indexLines(root.Content[0], "", lines)
+	var sc Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sc); err != nil {
+		return nil, convertYAMLErr(file, err, lines)
+	}
+	// A second document is a mistake (a scenario is one document).
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{File: file, Line: extra.Line, Msg: "a scenario file holds one YAML document; found a second one"}
+	}
+	sc.file = file
+	sc.lines = lines
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+// convertYAMLErr turns yaml's errors into *Error with a line and, where known, the field.
+func convertYAMLErr(file string, err error, lines map[string]int) error {
+	var le *lineError
+	if errors.As(err, &le) {
+		return &Error{File: file, Line: le.line, Field: fieldAtLine(lines, le.line), Msg: le.msg}
+	}
+	var te *yaml.TypeError
+	msg := err.Error()
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		text := m[2]
+		if f := regexp.MustCompile(`field (\S+) not found in type (\S+)`).FindStringSubmatch(text); f != nil {
+			text = fmt.Sprintf("unknown field %q (not a field of %s)", f[1], strings.TrimPrefix(f[2], "scenario."))
+		}
+		return &Error{File: file, Line: line, Field: fieldAtLine(lines, line), Msg: text}
+	}
+	return &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// fieldAtLine returns the deepest field path that starts on line.
+func fieldAtLine(lines map[string]int, line int) string {
+	best := ""
+	for p, l := range lines {
+		if l == line && (len(p) > len(best) || (len(p) == len(best) && p < best)) {
+			best = p
+		}
+	}
+	return best
+}
+
+// indexLines records the line of every field path below n.
+func indexLines(n *yaml.Node, path string, out map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			out[p] = k.Line
+			indexLines(v, p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = c.Line
+			indexLines(c, p, out)
+		}
+	}
+}
+
+// File returns the name the scenario was parsed from.
+func (s *Scenario) File() string { return s.file }
+
+// errAt builds an error for a field path, with the line of the closest known
+// enclosing path.
+func (s *Scenario) errAt(path string, format string, a ...any) error {
+	line := 0
+	for p := path; p != ""; {
+		if l, ok := s.lines[p]; ok {
+			line = l
+			break
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return &Error{File: s.file, Line: line, Field: path, Msg: fmt.Sprintf(format, a...)}
+}
+
+// NodeNames returns the names of every node of the scenario, in pool order.
+func (s *Scenario) NodeNames() []string {
+	var out []string
+	for _, p := range s.Cluster.Nodes {
+		out = append(out, p.NodeNames()...)
+	}
+	return out
+}
+
+// NodeNames returns the pool's node names.
+func (p *NodePool) NodeNames() []string {
+	n := p.count()
+	if n == 1 {
+		return []string{p.Name}
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", p.Name, i+1)
+	}
+	return out
+}
+
+func (p *NodePool) count() int {
+	if p.Count == nil {
+		return 1
+	}
+	return *p.Count
+}
+
+// ZoneOf returns the zone of the pool's i-th node.
+func (p *NodePool) ZoneOf(i int) string {
+	if len(p.Zones) > 0 {
+		return p.Zones[i%len(p.Zones)]
+	}
+	return p.Zone
+}
+
+// Keys returns the sorted keys of a string map (deterministic iteration).
+func Keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,189 @@
+package scenario
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubesim/kubesim/model/dist"
+	"github.com/kubesim/kubesim/scenarios"
+)
+
+const minimal = `name: t
+cluster:
+  nodes:
+    - name: node
+      count: 2
+      cpu: "2"
+      memory: 4Gi
+workload:
+  deployments:
+    - name: web
+      replicas: 2
+      labels: {app: web}
+      containers:
+        - name: c
+          image: nginx:1.27
+          requests: {cpu: 100m, memory: 128Mi}
+`
+
+func TestBuiltInScenariosParse(t *testing.T) {
+	names := scenarios.Names()
+	if len(names) == 0 || names[0] == "" {
+		t.Fatal("no built-in scenarios")
+	}
+	for _, n := range names {
+		b, _ := scenarios.Get(n)
+		sc, err := Parse(n+".yaml", b)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		if sc.Name != n {
+			t.Errorf("%s: name field is %q; built-in names must match their file", n, sc.Name)
+		}
+	}
+}
+
+func TestNginxScenarioMatchesTheIssue(t *testing.T) {
+	b, ok := scenarios.Get("nginx")
+	if !ok {
+		t.Fatal("nginx scenario missing")
+	}
+	sc, err := Parse("nginx.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.NodeNames(); len(got) != 3 {
+		t.Fatalf("nodes %v, want three workers", got)
+	}
+	d := sc.Workload.Deployments[0]
+	c := d.Containers[0]
+	if *d.Replicas != 3 || c.Image != "nginx:1.27" || c.Requests.CPU.Milli() != 100 || c.Requests.Memory.Value() != 128<<20 {
+		t.Fatalf("deployment %+v", d)
+	}
+	if sv := sc.Workload.Services[0]; sv.Ports[0].Port != 80 {
+		t.Fatalf("service %+v", sv)
+	}
+	tr := sc.Workload.Traffic[0]
+	if tr.Rate != 100 || tr.Duration.D() != 60*time.Second {
+		t.Fatalf("traffic %+v", tr)
+	}
+	if sc.Images[0].Size.Value() <= 0 {
+		t.Fatal("nginx image has no size")
+	}
+}
+
+func TestDefaultsAndNames(t *testing.T) {
+	sc, err := Parse("t.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Duration.D() != DefaultDuration {
+		t.Fatalf("duration %v", sc.Duration.D())
+	}
+	if got := strings.Join(sc.NodeNames(), ","); got != "node-1,node-2" {
+		t.Fatalf("node names %s", got)
+	}
+	if sc.Workload.Deployments[0].Namespace != "default" {
+		t.Fatal("namespace not defaulted")
+	}
+}
+
+func TestDistributions(t *testing.T) {
+	src := minimal + `
+  services:
+    - name: web
+      selector: {app: web}
+      ports: [{port: 80}]
+  traffic:
+    - service: web
+      rate: 5
+      duration: 10s
+      networkLatency: {dist: lognormal, median: 200us, sigma: 0.2}
+`
+	sc, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dist.LogNormal(200*time.Microsecond, 0.2)
+	if got := sc.Workload.Traffic[0].NetworkLatency.Spec; got != want {
+		t.Fatalf("got %+v want %+v", got, want)
+	}
+	if sc.Workload.Traffic[0].Port != 80 {
+		t.Fatal("traffic port not defaulted from the service")
+	}
+}
+
+// TestErrors checks that each bad input gives an error naming the line and the field.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(string) string
+		line     int
+		field    string
+		contains string
+	}{
+		{"unknown field", func(s string) string { return strings.Replace(s, "      count: 2\n", "      count: 2\n      colour: blue\n", 1) },
+			6, "cluster.nodes[0].colour", `unknown field "colour"`},
+		{"negative replicas", func(s string) string { return strings.Replace(s, "replicas: 2", "replicas: -1", 1) },
+			11, "workload.deployments[0].replicas", "greater than or equal to 0"},
+		{"bad cpu", func(s string) string { return strings.Replace(s, "cpu: 100m", "cpu: abc", 1) },
+			16, "workload.deployments[0].containers[0].requests", `"abc" is not a valid quantity`},
+		{"bad duration", func(s string) string { return "duration: 10 minutes\n" + s },
+			1, "duration", "is not a duration"},
+		{"missing memory", func(s string) string { return strings.Replace(s, "      memory: 4Gi\n", "", 1) },
+			4, "cluster.nodes[0].memory", "memory capacity is required"},
+		{"wrong type", func(s string) string { return strings.Replace(s, "count: 2", "count: two", 1) },
+			5, "cluster.nodes[0].count", "cannot unmarshal"},
+		{"unknown distribution", func(s string) string {
+			return strings.Replace(s, "cluster:\n", "cluster:\n  etcd:\n    fsync: {dist: weibull}\n", 1)
+		}, 4, "cluster.etcd.fsync", `unknown distribution "weibull"`},
+		{"bad yaml", func(s string) string { return s + "  - : :\n   bad" }, 0, "", ""},
+		{"etcd members", func(s string) string { return strings.Replace(s, "cluster:\n", "cluster:\n  etcd:\n    members: 2\n", 1) },
+			4, "cluster.etcd.members", "must be 1, 3 or 5"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(tc.edit(minimal)))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var se *Error
+			if !errors.As(err, &se) {
+				t.Fatalf("error %T %v is not a *scenario.Error", err, err)
+			}
+			if se.File != "bad.yaml" {
+				t.Errorf("file %q", se.File)
+			}
+			if tc.line != 0 && se.Line != tc.line {
+				t.Errorf("line %d, want %d (%v)", se.Line, tc.line, err)
+			}
+			if tc.field != "" && !strings.HasPrefix(se.Field, tc.field) {
+				t.Errorf("field %q, want %q (%v)", se.Field, tc.field, err)
+			}
+			if !strings.Contains(err.Error(), tc.contains) {
+				t.Errorf("message %q lacks %q", err.Error(), tc.contains)
+			}
+		})
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	if _, err := Parse("e.yaml", nil); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTrafficNeedsKnownServiceAndNodes(t *testing.T) {
+	src := minimal + `
+  traffic:
+    - service: nope
+      rate: 5
+      duration: 10s
+`
+	_, err := Parse("t.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "workload.traffic[0].service") {
+		t.Fatalf("err = %v", err)
+	}
+}

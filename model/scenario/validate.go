@@ -1,0 +1,417 @@
+package scenario
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/model/dist"
+)
+
+// DefaultDuration is the run length when a scenario gives none.
+const DefaultDuration = 60 * time.Second
+
+var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+func (s *Scenario) validate() error {
+	reg := dist.NewRegistry()
+	checkDist := func(path string, d *Dist) error {
+		if d == nil {
+			return nil
+		}
+		if err := reg.Validate(d.Spec); err != nil {
+			return s.errAt(path, "%v", err)
+		}
+		return nil
+	}
+	nonNeg := func(path string, d *Duration) error {
+		if d != nil && *d < 0 {
+			return s.errAt(path, "must not be negative, got %v", d.D())
+		}
+		return nil
+	}
+	positiveInt := func(path string, v *int) error {
+		if v != nil && *v < 1 {
+			return s.errAt(path, "must be at least 1, got %d", *v)
+		}
+		return nil
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	if s.Name == "" {
+		s.Name = strings.TrimSuffix(strings.TrimSuffix(baseName(s.file), ".yaml"), ".yml")
+	}
+	if s.Duration < 0 {
+		add(s.errAt("duration", "must be positive, got %v", s.Duration.D()))
+	}
+	if s.Duration == 0 {
+		s.Duration = Duration(DefaultDuration)
+	}
+
+	// Control plane.
+	c := &s.Cluster
+	if m := c.Etcd.Members; m != nil && *m != 1 && *m != 3 && *m != 5 {
+		add(s.errAt("cluster.etcd.members", "must be 1, 3 or 5, got %d", *m))
+	}
+	add(checkDist("cluster.etcd.fsync", c.Etcd.Fsync))
+	add(checkDist("cluster.etcd.rtt", c.Etcd.RTT))
+	add(checkDist("cluster.apiserver.requestLatency", c.APIServer.RequestLatency))
+	add(checkDist("cluster.apiserver.watchLatency", c.APIServer.WatchLatency))
+	add(positiveInt("cluster.apiserver.maxRequestsInflight", c.APIServer.MaxRequestsInflight))
+	add(positiveInt("cluster.apiserver.maxMutatingRequestsInflight", c.APIServer.MaxMutatingRequestsInflight))
+	add(nonNeg("cluster.apiserver.compactionInterval", c.APIServer.CompactionInterval))
+	if p := c.Scheduler.PercentageOfNodesToScore; p != nil && (*p < 0 || *p > 100) {
+		add(s.errAt("cluster.scheduler.percentageOfNodesToScore", "must be in 0..100, got %d", *p))
+	}
+	add(nonNeg("cluster.scheduler.podInitialBackoff", c.Scheduler.PodInitialBackoff))
+	add(nonNeg("cluster.scheduler.podMaxBackoff", c.Scheduler.PodMaxBackoff))
+	add(nonNeg("cluster.scheduler.perNodeLatency", c.Scheduler.PerNodeLatency))
+	add(checkDist("cluster.scheduler.cycleLatency", c.Scheduler.CycleLatency))
+	add(checkDist("cluster.controllerManager.syncLatency", c.ControllerManager.SyncLatency))
+	if m := c.ControllerManager.MaxEndpointsPerSlice; m != nil && (*m < 1 || *m > 1000) {
+		add(s.errAt("cluster.controllerManager.maxEndpointsPerSlice", "must be in 1..1000, got %d", *m))
+	}
+	for _, q := range []struct {
+		path string
+		v    *float64
+	}{{"cluster.scheduler.qps", c.Scheduler.QPS}, {"cluster.controllerManager.qps", c.ControllerManager.QPS}, {"cluster.kubelet.qps", c.Kubelet.QPS}} {
+		if q.v != nil && *q.v < 0 {
+			add(s.errAt(q.path, "must not be negative, got %g", *q.v))
+		}
+	}
+	if m := c.Kubelet.MaxPods; m != nil && *m < 1 {
+		add(s.errAt("cluster.kubelet.maxPods", "must be at least 1, got %d", *m))
+	}
+	if l := c.Kubelet.NodeLeaseDurationSeconds; l != nil && *l < 1 {
+		add(s.errAt("cluster.kubelet.nodeLeaseDurationSeconds", "must be at least 1, got %d", *l))
+	}
+	add(nonNeg("cluster.kubelet.nodeStatusUpdateFrequency", c.Kubelet.NodeStatusUpdateFrequency))
+	add(nonNeg("cluster.kubelet.nodeStatusReportFrequency", c.Kubelet.NodeStatusReportFrequency))
+	add(checkDist("cluster.kubelet.syncLatency", c.Kubelet.SyncLatency))
+	if b := c.Runtime.PullBandwidth; b != nil && b.Value() <= 0 {
+		add(s.errAt("cluster.runtime.pullBandwidth", "must be positive bytes per second, got %s", b.Text))
+	}
+	add(checkDist("cluster.runtime.pullOverhead", c.Runtime.PullOverhead))
+	add(checkDist("cluster.runtime.create", c.Runtime.Create))
+	add(checkDist("cluster.runtime.start", c.Runtime.Start))
+	add(checkDist("cluster.runtime.stop", c.Runtime.Stop))
+	if m := c.Proxy.Mode; m != nil && *m != "iptables" && *m != "ipvs" && *m != "nftables" {
+		add(s.errAt("cluster.proxy.mode", "unknown mode %q (known: iptables, ipvs, nftables)", *m))
+	}
+	add(checkDist("cluster.proxy.syncLatency", c.Proxy.SyncLatency))
+	add(nonNeg("cluster.proxy.minSyncPeriod", c.Proxy.MinSyncPeriod))
+	add(nonNeg("cluster.proxy.syncPeriod", c.Proxy.SyncPeriod))
+
+	// Nodes.
+	if len(c.Nodes) == 0 {
+		add(s.errAt("cluster.nodes", "at least one node pool is required"))
+	}
+	nodeSet := map[string]bool{}
+	for i := range c.Nodes {
+		p := &c.Nodes[i]
+		path := fmt.Sprintf("cluster.nodes[%d]", i)
+		if !dns1123.MatchString(p.Name) {
+			add(s.errAt(path+".name", "%q is not a valid node name (lower-case letters, digits, '-' and '.')", p.Name))
+		}
+		if p.Count != nil && (*p.Count < 1 || *p.Count > 100000) {
+			add(s.errAt(path+".count", "must be in 1..100000, got %d", *p.Count))
+			continue
+		}
+		if !p.CPU.Set || p.CPU.Milli() <= 0 {
+			add(s.errAt(path+".cpu", "a positive CPU capacity is required (for example 4 or 3500m)"))
+		}
+		if !p.Memory.Set || p.Memory.Value() <= 0 {
+			add(s.errAt(path+".memory", "a positive memory capacity is required (for example 8Gi)"))
+		}
+		if p.EphemeralStorage.Negative() {
+			add(s.errAt(path+".ephemeralStorage", "must not be negative"))
+		}
+		if p.Pods != nil && *p.Pods < 1 {
+			add(s.errAt(path+".pods", "must be at least 1, got %d", *p.Pods))
+		}
+		for j, t := range p.Taints {
+			tp := fmt.Sprintf("%s.taints[%d]", path, j)
+			if t.Key == "" {
+				add(s.errAt(tp+".key", "required"))
+			}
+			if err := checkEffect(t.Effect, false); err != nil {
+				add(s.errAt(tp+".effect", "%v", err))
+			}
+		}
+		add(nonNeg(path+".startAt", &p.StartAt))
+		for _, n := range p.NodeNames() {
+			if nodeSet[n] {
+				add(s.errAt(path+".name", "node %q is defined twice", n))
+			}
+			nodeSet[n] = true
+		}
+	}
+
+	// Images.
+	images := map[string]bool{}
+	for i := range s.Images {
+		im := &s.Images[i]
+		path := fmt.Sprintf("images[%d]", i)
+		if im.Name == "" {
+			add(s.errAt(path+".name", "required"))
+		}
+		if images[im.Name] {
+			add(s.errAt(path+".name", "image %q is listed twice", im.Name))
+		}
+		images[im.Name] = true
+		if !im.Size.Set || im.Size.Value() <= 0 {
+			add(s.errAt(path+".size", "a positive size is required (for example 72Mi)"))
+		}
+		if sv := im.Serve; sv != nil {
+			if sv.Port < 1 || sv.Port > 65535 {
+				add(s.errAt(path+".serve.port", "must be in 1..65535, got %d", sv.Port))
+			}
+			if sv.Workers < 1 {
+				add(s.errAt(path+".serve.workers", "must be at least 1, got %d", sv.Workers))
+			}
+			if sv.QueueLimit < 0 {
+				add(s.errAt(path+".serve.queueLimit", "must not be negative, got %d", sv.QueueLimit))
+			}
+			add(checkDist(path+".serve.serviceTime", sv.ServiceTime))
+			add(checkDist(path+".serve.readyAfter", sv.ReadyAfter))
+		}
+	}
+
+	// Workload.
+	type nsName struct{ ns, name string }
+	deploys := map[nsName]bool{}
+	for i := range s.Workload.Deployments {
+		d := &s.Workload.Deployments[i]
+		path := fmt.Sprintf("workload.deployments[%d]", i)
+		if !dns1123.MatchString(d.Name) {
+			add(s.errAt(path+".name", "%q is not a valid name (lower-case letters, digits, '-' and '.')", d.Name))
+		}
+		if d.Namespace == "" {
+			d.Namespace = api.NamespaceDefault
+		}
+		if deploys[nsName{d.Namespace, d.Name}] {
+			add(s.errAt(path+".name", "deployment %s/%s is defined twice", d.Namespace, d.Name))
+		}
+		deploys[nsName{d.Namespace, d.Name}] = true
+		add(nonNeg(path+".at", &d.At))
+		if d.Replicas == nil {
+			one := int32(1)
+			d.Replicas = &one // the apps/v1 default
+		} else if *d.Replicas < 0 {
+			add(s.errAt(path+".replicas", "must be greater than or equal to 0, got %d", *d.Replicas))
+		}
+		if len(d.Labels) == 0 {
+			add(s.errAt(path+".labels", "at least one label is required (it is the Deployment's selector)"))
+		}
+		switch d.Strategy {
+		case "", string(api.RollingUpdateStrategy), string(api.RecreateStrategy):
+		default:
+			add(s.errAt(path+".strategy", "unknown strategy %q (RollingUpdate, Recreate)", d.Strategy))
+		}
+		if _, err := ParseIntOrPercent(d.MaxSurge); err != nil {
+			add(s.errAt(path+".maxSurge", "%v", err))
+		}
+		if _, err := ParseIntOrPercent(d.MaxUnavailable); err != nil {
+			add(s.errAt(path+".maxUnavailable", "%v", err))
+		}
+		if d.MinReadySeconds < 0 {
+			add(s.errAt(path+".minReadySeconds", "must not be negative"))
+		}
+		for j, t := range d.Tolerations {
+			tp := fmt.Sprintf("%s.tolerations[%d]", path, j)
+			if err := checkEffect(t.Effect, true); err != nil {
+				add(s.errAt(tp+".effect", "%v", err))
+			}
+			if t.Operator != "" && t.Operator != "Equal" && t.Operator != "Exists" {
+				add(s.errAt(tp+".operator", "unknown operator %q (Equal, Exists)", t.Operator))
+			}
+		}
+		if len(d.Containers) == 0 {
+			add(s.errAt(path+".containers", "at least one container is required"))
+		}
+		names := map[string]bool{}
+		for j := range d.Containers {
+			ct := &d.Containers[j]
+			cp := fmt.Sprintf("%s.containers[%d]", path, j)
+			if ct.Name == "" {
+				add(s.errAt(cp+".name", "required"))
+			}
+			if names[ct.Name] {
+				add(s.errAt(cp+".name", "container %q is defined twice", ct.Name))
+			}
+			names[ct.Name] = true
+			if ct.Image == "" {
+				add(s.errAt(cp+".image", "required"))
+			}
+			switch ct.ImagePullPolicy {
+			case "", "Always", "IfNotPresent", "Never":
+			default:
+				add(s.errAt(cp+".imagePullPolicy", "unknown policy %q (Always, IfNotPresent, Never)", ct.ImagePullPolicy))
+			}
+			for _, r := range []struct {
+				name string
+				q    Quantity
+			}{{"requests.cpu", ct.Requests.CPU}, {"requests.memory", ct.Requests.Memory}, {"requests.ephemeral-storage", ct.Requests.EphemeralStorage},
+				{"limits.cpu", ct.Limits.CPU}, {"limits.memory", ct.Limits.Memory}, {"limits.ephemeral-storage", ct.Limits.EphemeralStorage}} {
+				if r.q.Negative() {
+					add(s.errAt(cp+"."+r.name, "must not be negative, got %s", r.q.Text))
+				}
+			}
+			if ct.Limits.CPU.Set && ct.Requests.CPU.Set && ct.Requests.CPU.Q.Cmp(ct.Limits.CPU.Q) > 0 {
+				add(s.errAt(cp+".requests.cpu", "must be less than or equal to the cpu limit"))
+			}
+			if ct.Limits.Memory.Set && ct.Requests.Memory.Set && ct.Requests.Memory.Q.Cmp(ct.Limits.Memory.Q) > 0 {
+				add(s.errAt(cp+".requests.memory", "must be less than or equal to the memory limit"))
+			}
+			for k, p := range ct.Ports {
+				pp := fmt.Sprintf("%s.ports[%d]", cp, k)
+				if p.ContainerPort < 1 || p.ContainerPort > 65535 {
+					add(s.errAt(pp+".containerPort", "must be in 1..65535, got %d", p.ContainerPort))
+				}
+				if p.HostPort < 0 || p.HostPort > 65535 {
+					add(s.errAt(pp+".hostPort", "must be in 0..65535, got %d", p.HostPort))
+				}
+			}
+			if pr := ct.ReadinessProbe; pr != nil {
+				for _, f := range []struct {
+					name string
+					v    int32
+					min  int32
+				}{{"initialDelaySeconds", pr.InitialDelaySeconds, 0}, {"periodSeconds", pr.PeriodSeconds, 0},
+					{"timeoutSeconds", pr.TimeoutSeconds, 0}, {"successThreshold", pr.SuccessThreshold, 0}, {"failureThreshold", pr.FailureThreshold, 0}} {
+					if f.v < f.min {
+						add(s.errAt(cp+".readinessProbe."+f.name, "must not be negative, got %d", f.v))
+					}
+				}
+			}
+		}
+	}
+	services := map[nsName]*Service{}
+	for i := range s.Workload.Services {
+		sv := &s.Workload.Services[i]
+		path := fmt.Sprintf("workload.services[%d]", i)
+		if !dns1123.MatchString(sv.Name) {
+			add(s.errAt(path+".name", "%q is not a valid name", sv.Name))
+		}
+		if sv.Namespace == "" {
+			sv.Namespace = api.NamespaceDefault
+		}
+		if services[nsName{sv.Namespace, sv.Name}] != nil {
+			add(s.errAt(path+".name", "service %s/%s is defined twice", sv.Namespace, sv.Name))
+		}
+		services[nsName{sv.Namespace, sv.Name}] = sv
+		add(nonNeg(path+".at", &sv.At))
+		if len(sv.Ports) == 0 {
+			add(s.errAt(path+".ports", "at least one port is required"))
+		}
+		for j, p := range sv.Ports {
+			if p.Port < 1 || p.Port > 65535 {
+				add(s.errAt(fmt.Sprintf("%s.ports[%d].port", path, j), "must be in 1..65535, got %d", p.Port))
+			}
+			if p.TargetPort < 0 || p.TargetPort > 65535 {
+				add(s.errAt(fmt.Sprintf("%s.ports[%d].targetPort", path, j), "must be in 1..65535, got %d", p.TargetPort))
+			}
+		}
+		switch sv.SessionAffinity {
+		case "", "None", "ClientIP":
+		default:
+			add(s.errAt(path+".sessionAffinity", "unknown value %q (None, ClientIP)", sv.SessionAffinity))
+		}
+	}
+	for i := range s.Workload.Traffic {
+		tr := &s.Workload.Traffic[i]
+		path := fmt.Sprintf("workload.traffic[%d]", i)
+		if tr.Name == "" {
+			tr.Name = fmt.Sprintf("clients-%d", i+1)
+		}
+		ns, name := SplitNamespaced(tr.Service)
+		sv := services[nsName{ns, name}]
+		if sv == nil {
+			add(s.errAt(path+".service", "no service %s/%s in workload.services", ns, name))
+		} else if tr.Port == 0 {
+			tr.Port = sv.Ports[0].Port
+		} else {
+			found := false
+			for _, p := range sv.Ports {
+				found = found || p.Port == tr.Port
+			}
+			if !found {
+				add(s.errAt(path+".port", "service %s/%s has no port %d", ns, name, tr.Port))
+			}
+		}
+		if tr.Rate <= 0 {
+			add(s.errAt(path+".rate", "must be a positive number of requests per second, got %g", tr.Rate))
+		}
+		add(nonNeg(path+".start", &tr.Start))
+		if tr.Duration <= 0 {
+			add(s.errAt(path+".duration", "must be positive, got %v", tr.Duration.D()))
+		}
+		for j, n := range tr.From {
+			if !nodeSet[n] {
+				add(s.errAt(fmt.Sprintf("%s.from[%d]", path, j), "no node %q in cluster.nodes", n))
+			}
+		}
+		add(checkDist(path+".networkLatency", tr.NetworkLatency))
+		if tr.Timeout != nil && *tr.Timeout <= 0 {
+			add(s.errAt(path+".timeout", "must be positive, got %v", tr.Timeout.D()))
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0] // the first problem, in file order of the checks
+	}
+	return nil
+}
+
+func checkEffect(e string, emptyOK bool) error {
+	switch e {
+	case "NoSchedule", "PreferNoSchedule", "NoExecute":
+		return nil
+	case "":
+		if emptyOK {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown effect %q (NoSchedule, PreferNoSchedule, NoExecute)", e)
+}
+
+// ParseIntOrPercent parses "3" or "25%"; "" is the zero value.
+func ParseIntOrPercent(s string) (api.IntOrPercent, error) {
+	if s == "" {
+		return api.IntOrPercent{}, nil
+	}
+	if strings.HasSuffix(s, "%") {
+		v, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
+		if err != nil || v < 0 {
+			return api.IntOrPercent{}, fmt.Errorf("%q is not a count or a percentage such as 25%%", s)
+		}
+		return api.IntOrPercent{IsPercent: true, Value: int32(v)}, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return api.IntOrPercent{}, fmt.Errorf("%q is not a count or a percentage such as 25%%", s)
+	}
+	return api.IntOrPercent{Value: int32(v)}, nil
+}
+
+// SplitNamespaced splits "ns/name" (or "name", in the default namespace).
+func SplitNamespaced(s string) (ns, name string) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return api.NamespaceDefault, s
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
