@@ -30,7 +30,7 @@ func stack(t testing.TB) (*sim.Engine, *Server) {
 func pod(name string, node api.NodeName, labels map[string]string) *api.Pod {
 	return &api.Pod{
 		ObjectMeta: api.ObjectMeta{Name: name, Labels: labels},
-		Spec: api.PodSpec{NodeName: node, Containers: []api.Container{{Name: "c", Image: "nginx:1.27"}}},
+		Spec:       api.PodSpec{NodeName: node, Containers: []api.Container{{Name: "c", Image: "nginx:1.27"}}},
 	}
 }
 

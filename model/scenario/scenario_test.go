@@ -124,7 +124,9 @@ func TestErrors(t *testing.T) {
 		field    string
 		contains string
 	}{
-		{"unknown field", func(s string) string { return strings.Replace(s, "      count: 2\n", "      count: 2\n      colour: blue\n", 1) },
+		{"unknown field", func(s string) string {
+			return strings.Replace(s, "      count: 2\n", "      count: 2\n      colour: blue\n", 1)
+		},
 			6, "cluster.nodes[0].colour", `unknown field "colour"`},
 		{"negative replicas", func(s string) string { return strings.Replace(s, "replicas: 2", "replicas: -1", 1) },
 			11, "workload.deployments[0].replicas", "greater than or equal to 0"},
@@ -140,7 +142,9 @@ func TestErrors(t *testing.T) {
 			return strings.Replace(s, "cluster:\n", "cluster:\n  etcd:\n    fsync: {dist: weibull}\n", 1)
 		}, 4, "cluster.etcd.fsync", `unknown distribution "weibull"`},
 		{"bad yaml", func(s string) string { return s + "  - : :\n   bad" }, 0, "", ""},
-		{"etcd members", func(s string) string { return strings.Replace(s, "cluster:\n", "cluster:\n  etcd:\n    members: 2\n", 1) },
+		{"etcd members", func(s string) string {
+			return strings.Replace(s, "cluster:\n", "cluster:\n  etcd:\n    members: 2\n", 1)
+		},
 			4, "cluster.etcd.members", "must be 1, 3 or 5"},
 	}
 	for _, tc := range tests {
