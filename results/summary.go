@@ -1,0 +1,350 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/sim"
+)
+
+// RunInfo describes a finished run.
+type RunInfo struct {
+	Version  string
+	Scenario string
+	Seed     uint64
+	End      sim.Time // virtual time the run stopped at
+	Events   uint64   // engine events run
+}
+
+// Final is the cluster's state when the run stopped, read from the store.
+type Final struct {
+	Nodes       []*api.Node
+	Pods        []*api.Pod
+	Deployments []*api.Deployment
+}
+
+// Entry is one summary value: a float64, an int64 or a string.
+type Entry struct {
+	Key   string
+	Value any
+}
+
+// Summary is an ordered set of flat keys.
+type Summary struct {
+	Entries []Entry
+	// NodeRows are per-node allocation rows for the table (not flat keys).
+	NodeRows []NodeAlloc
+	// StepRows describe the seven steps for the table.
+	StepRows []StepStat
+}
+
+// NodeAlloc is a node's share of allocatable CPU and memory requested by its pods.
+type NodeAlloc struct {
+	Node             string
+	Pods             int
+	CPURequestMilli  int64
+	CPUAllocMilli    int64
+	MemRequestBytes  int64
+	MemAllocBytes    int64
+	CPURatio, MemRat float64
+}
+
+// StepStat summarizes one step of the story.
+type StepStat struct {
+	Step       int
+	Title      string
+	Records    int
+	First      sim.Time // first record
+	P50, Max   float64  // latency over objects, seconds
+	NumObjects int
+}
+
+func (s *Summary) add(k string, v any) { s.Entries = append(s.Entries, Entry{k, v}) }
+
+// Get returns the value of a key.
+func (s *Summary) Get(key string) (any, bool) {
+	for _, e := range s.Entries {
+		if e.Key == key {
+			return e.Value, true
+		}
+	}
+	return nil, false
+}
+
+// MarshalJSON writes the entries as one flat JSON object, in order.
+func (s *Summary) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	for i, e := range s.Entries {
+		k, _ := json.Marshal(e.Key)
+		b.WriteString("  ")
+		b.Write(k)
+		b.WriteString(": ")
+		b.WriteString(formatJSONValue(e.Value))
+		if i < len(s.Entries)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("}")
+	return b.Bytes(), nil
+}
+
+func formatJSONValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "null"
+		}
+		return strconv.FormatFloat(x, 'g', 10, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case string:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// StepTitles are the seven steps of the Nginx flow, as kubesim narrates them
+// (after ../shared/reference/000_53e3f84f8d5458cb.txt, with the real mechanism).
+var StepTitles = [8]string{
+	"outside the story",
+	"nodes register; their state is stored in etcd",
+	"the request to deploy nginx reaches the apiserver",
+	"the scheduler picks a node; the binding is written to etcd",
+	"the node's kubelet learns of the pod through its watch",
+	"the kubelet has Docker pull and start the container",
+	"kube-proxy programs the Service so clients reach the pods",
+	"the controller-manager sees desired state reached",
+}
+
+// Summarize computes the summary of a run.
+func Summarize(info RunInfo, c *Collector, final Final) *Summary {
+	s := &Summary{}
+	s.add("kubesim_version", info.Version)
+	s.add("scenario", info.Scenario)
+	s.add("seed", info.Seed)
+	s.add("end_time_s", info.End.Seconds())
+	s.add("events", info.Events)
+
+	// The seven steps.
+	s.StepRows = stepStats(c.StepRecords())
+	for _, st := range s.StepRows {
+		p := fmt.Sprintf("step%d_", st.Step)
+		if st.Records == 0 {
+			s.add(p+"records", int64(0))
+			continue
+		}
+		s.add(p+"records", int64(st.Records))
+		s.add(p+"first_s", st.First.Seconds())
+		s.add(p+"latency_p50_s", st.P50)
+		s.add(p+"latency_max_s", st.Max)
+	}
+
+	// Final state.
+	ready, running, bound, pending := 0, 0, 0, 0
+	for _, p := range final.Pods {
+		if p.IsTerminal() {
+			continue
+		}
+		if p.Spec.NodeName != "" {
+			bound++
+		} else {
+			pending++
+		}
+		if p.Status.Phase == api.PodRunning {
+			running++
+		}
+		if p.IsReady() {
+			ready++
+		}
+	}
+	s.add("nodes", int64(len(final.Nodes)))
+	readyNodes := 0
+	for _, n := range final.Nodes {
+		if n.IsReady() {
+			readyNodes++
+		}
+	}
+	s.add("nodes_ready", int64(readyNodes))
+	s.add("pods", int64(len(final.Pods)))
+	s.add("pods_bound", int64(bound))
+	s.add("pods_unscheduled", int64(pending))
+	s.add("pods_running", int64(running))
+	s.add("pods_ready", int64(ready))
+	var desired, rready, avail int64
+	for _, d := range final.Deployments {
+		desired += int64(d.Spec.Replicas)
+		rready += int64(d.Status.ReadyReplicas)
+		avail += int64(d.Status.AvailableReplicas)
+	}
+	s.add("replicas_desired", desired)
+	s.add("replicas_ready", rready)
+	s.add("replicas_available", avail)
+
+	// Distributions observed during the run.
+	for _, name := range c.MetricNames() {
+		addDist(s, name, c.Metric(name))
+	}
+
+	// Requests.
+	ok := int64(len(c.Metric(MetricRequestOK)))
+	failed := int64(len(c.Metric(MetricRequestFailed)))
+	if ok+failed > 0 {
+		s.add("requests_total", ok+failed)
+		s.add("requests_ok", ok)
+		s.add("requests_failed", failed)
+		s.add("request_success_rate", float64(ok)/float64(ok+failed))
+	}
+
+	// Allocation.
+	s.NodeRows = allocation(final)
+	var cpuSum, memSum, cpuMax, memMax float64
+	for _, r := range s.NodeRows {
+		cpuSum += r.CPURatio
+		memSum += r.MemRat
+		cpuMax = math.Max(cpuMax, r.CPURatio)
+		memMax = math.Max(memMax, r.MemRat)
+	}
+	if n := float64(len(s.NodeRows)); n > 0 {
+		s.add("node_cpu_allocated_mean", cpuSum/n)
+		s.add("node_cpu_allocated_max", cpuMax)
+		s.add("node_memory_allocated_mean", memSum/n)
+		s.add("node_memory_allocated_max", memMax)
+	}
+	return s
+}
+
+// Metric names the summary treats specially. Components emit them.
+const (
+	MetricRequestOK     = "request_ok"
+	MetricRequestFailed = "request_failed"
+)
+
+// addDist adds count and quantiles of a metric. Counting metrics (request_ok and
+// request_failed) only get a count.
+func addDist(s *Summary, name string, samples []Sample) {
+	key := strings.NewReplacer("/", "_", "-", "_").Replace(name)
+	if name == MetricRequestOK || name == MetricRequestFailed || strings.HasPrefix(name, MetricRequestFailed+"/") {
+		s.add(key+"_count", int64(len(samples)))
+		return
+	}
+	s.add(key+"_count", int64(len(samples)))
+	if len(samples) == 0 {
+		return
+	}
+	v := make([]float64, len(samples))
+	for i, x := range samples {
+		v[i] = x.V
+	}
+	sort.Float64s(v)
+	s.add(key+"_mean", stat.Mean(v, nil))
+	s.add(key+"_p50", stat.Quantile(0.5, stat.Empirical, v, nil))
+	s.add(key+"_p90", stat.Quantile(0.9, stat.Empirical, v, nil))
+	s.add(key+"_p99", stat.Quantile(0.99, stat.Empirical, v, nil))
+	s.add(key+"_max", v[len(v)-1])
+}
+
+// stepStats computes, for each step, when it first happened and how long it took
+// per object: the time from the object's latest record in an earlier step (or, if
+// none, its first record in this step) to its last record in this step. The step's
+// latency is the median and maximum over the objects that took part in it.
+func stepStats(recs []sim.Record) []StepStat {
+	type span struct{ first, last sim.Time }
+	per := map[string]*[8]*span{}
+	var order []string
+	out := make([]StepStat, 7)
+	for i := range out {
+		out[i] = StepStat{Step: i + 1, Title: StepTitles[i+1]}
+	}
+	for _, r := range recs {
+		if r.Step < 1 || r.Step > 7 {
+			continue
+		}
+		st := &out[r.Step-1]
+		if st.Records == 0 {
+			st.First = r.Time
+		}
+		st.Records++
+		p := per[r.Object]
+		if p == nil {
+			p = &[8]*span{}
+			per[r.Object] = p
+			order = append(order, r.Object)
+		}
+		if p[r.Step] == nil {
+			p[r.Step] = &span{r.Time, r.Time}
+		}
+		p[r.Step].last = r.Time
+	}
+	lat := make([][]float64, 8)
+	for _, obj := range order {
+		p := per[obj]
+		for s := 1; s <= 7; s++ {
+			if p[s] == nil {
+				continue
+			}
+			from := p[s].first
+			for q := s - 1; q >= 1; q-- {
+				if p[q] != nil {
+					from = p[q].last
+					break
+				}
+			}
+			lat[s] = append(lat[s], p[s].last.Sub(from).Seconds())
+		}
+	}
+	for s := 1; s <= 7; s++ {
+		v := lat[s]
+		if len(v) == 0 {
+			continue
+		}
+		sort.Float64s(v)
+		out[s-1].P50 = stat.Quantile(0.5, stat.Empirical, v, nil)
+		out[s-1].Max = v[len(v)-1]
+		out[s-1].NumObjects = len(v)
+	}
+	return out
+}
+
+func allocation(f Final) []NodeAlloc {
+	idx := map[string]int{}
+	rows := make([]NodeAlloc, len(f.Nodes))
+	for i, n := range f.Nodes {
+		idx[n.Name] = i
+		rows[i] = NodeAlloc{Node: n.Name, CPUAllocMilli: n.Status.Allocatable.MilliCPU, MemAllocBytes: n.Status.Allocatable.Memory}
+	}
+	for _, p := range f.Pods {
+		i, ok := idx[string(p.Spec.NodeName)]
+		if !ok || p.IsTerminal() {
+			continue
+		}
+		r := p.Requests()
+		rows[i].Pods++
+		rows[i].CPURequestMilli += r.MilliCPU
+		rows[i].MemRequestBytes += r.Memory
+	}
+	for i := range rows {
+		if rows[i].CPUAllocMilli > 0 {
+			rows[i].CPURatio = float64(rows[i].CPURequestMilli) / float64(rows[i].CPUAllocMilli)
+		}
+		if rows[i].MemAllocBytes > 0 {
+			rows[i].MemRat = float64(rows[i].MemRequestBytes) / float64(rows[i].MemAllocBytes)
+		}
+	}
+	return rows
+}
