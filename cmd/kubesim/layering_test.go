@@ -1,0 +1,152 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/kubesim/kubesim"
+
+// components are the modeled Kubernetes components. They meet only through the
+// apiserver (design guide §2): none imports another, except that the kubelet drives
+// the container-runtime port.
+var components = []string{"scheduler", "controller", "kubelet", "runtime", "proxy", "traffic"}
+
+// shared are the packages every component may use.
+var shared = []string{"sim", "model/api", "model/apiserver", "model/dist", "model/network"}
+
+// ioPackages may not be imported by the pure model (adapters excepted, none yet).
+var ioPackages = []string{"os", "os/exec", "net", "net/http", "io/ioutil", "syscall", "os/signal"}
+
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}`, mod+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imps, _ := strings.Cut(line, "|")
+		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, mod), "/")
+		for _, imp := range strings.Fields(imps) {
+			if why := banned(rel, imp); why != "" {
+				t.Errorf("%s imports %s: %s", rel, imp, why)
+			}
+		}
+		checked++
+	}
+	if checked < 10 {
+		t.Fatalf("only %d packages listed; the check would prove nothing", checked)
+	}
+}
+
+func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }
+
+// banned returns why package rel may not import imp, or "".
+func banned(rel, imp string) string {
+	internal := strings.HasPrefix(imp, mod)
+	irel := strings.TrimPrefix(strings.TrimPrefix(imp, mod), "/")
+	switch {
+	case under(rel, "sim"):
+		if internal && !under(irel, "sim") {
+			return "sim/ knows nothing of Kubernetes and imports no other kubesim package"
+		}
+		if !internal && strings.Contains(strings.Split(imp, "/")[0], ".") {
+			return "sim/ uses the standard library only"
+		}
+	case under(rel, "results"):
+		if internal && !under(irel, "results") && !under(irel, "sim") && irel != "model/api" {
+			return "results/ may import only sim and model/api of kubesim (the neutral telemetry interface)"
+		}
+	case under(rel, "model"):
+		if internal && (under(irel, "cmd") || under(irel, "results")) {
+			return "the model never imports cmd or results"
+		}
+		for _, p := range ioPackages {
+			if imp == p && !strings.HasSuffix(rel, "_test") {
+				return "the model is pure: no I/O"
+			}
+		}
+		if c := componentOf(rel); c != "" && internal {
+			if componentOf(irel) == c || allowedShared(irel) || (c == "kubelet" && under(irel, "model/runtime")) {
+				return ""
+			}
+			return "a component meets others only through the apiserver client; allowed: " + strings.Join(shared, ", ")
+		}
+	}
+	return ""
+}
+
+func componentOf(rel string) string {
+	for _, c := range components {
+		if under(rel, "model/"+c) {
+			return c
+		}
+	}
+	return ""
+}
+
+func allowedShared(irel string) bool {
+	for _, s := range shared {
+		if under(irel, s) && !(s == "model/api" && irel != s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestNoWallClockInModel: virtual time only under sim/ and model/.
+func TestNoWallClockInModel(t *testing.T) {
+	re := regexp.MustCompile(`\btime\.(Now|Since|Until|Sleep|Tick|NewTimer|NewTicker|AfterFunc)\(|\bgo func\(|\bgo [a-zA-Z_.]+\(`)
+	root := filepath.Join("..", "..")
+	n := 0
+	for _, dir := range []string{"sim", "model"} {
+		err := filepath.Walk(filepath.Join(root, dir), func(p string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			n++
+			for i, line := range strings.Split(string(b), "\n") {
+				code, _, _ := strings.Cut(line, "//")
+				if re.MatchString(code) {
+					t.Errorf("%s:%d uses the wall clock or a goroutine: %s", p, i+1, strings.TrimSpace(line))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d files scanned", n)
+	}
+}
+
+func TestBannedCatchesViolations(t *testing.T) {
+	// The rules must be able to fail.
+	cases := []struct{ rel, imp string }{
+		{"sim", mod + "/model/api"},
+		{"sim", "gonum.org/v1/gonum/stat"},
+		{"model/scheduler", mod + "/model/kubelet"},
+		{"model/controller/replicaset", mod + "/model/proxy"},
+		{"model/kubelet", "os"},
+		{"results", mod + "/model/cluster"},
+		{"model/proxy", mod + "/results"},
+	}
+	for _, c := range cases {
+		if banned(c.rel, c.imp) == "" {
+			t.Errorf("%s importing %s was allowed", c.rel, c.imp)
+		}
+	}
+	if why := banned("model/kubelet", mod+"/model/runtime"); why != "" {
+		t.Errorf("kubelet -> runtime rejected: %s", why)
+	}
+}

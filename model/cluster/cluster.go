@@ -1,0 +1,369 @@
+// Package cluster builds a whole modeled cluster from a scenario: it is the model's
+// composition root. It creates the engine, etcd, the apiserver, the scheduler, the
+// controller-manager, one kubelet, container runtime and kube-proxy per node, the
+// client traffic, and the user ("kubectl") who submits the workload at the times the
+// scenario gives. Components are wired only through the apiserver.
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/model/apiserver"
+	"github.com/kubesim/kubesim/model/controller/manager"
+	"github.com/kubesim/kubesim/model/dist"
+	"github.com/kubesim/kubesim/model/etcd"
+	"github.com/kubesim/kubesim/model/kubelet"
+	"github.com/kubesim/kubesim/model/network"
+	"github.com/kubesim/kubesim/model/proxy"
+	"github.com/kubesim/kubesim/model/runtime"
+	"github.com/kubesim/kubesim/model/scenario"
+	"github.com/kubesim/kubesim/model/scheduler"
+	"github.com/kubesim/kubesim/model/traffic"
+	"github.com/kubesim/kubesim/sim"
+)
+
+// Options tune a build beyond the scenario.
+type Options struct {
+	// Seed is the run's root seed.
+	Seed uint64
+	// TraceEachRequest traces every client request (for --trace events).
+	TraceEachRequest bool
+	// SampleEvery is the period of the cluster-wide gauges (pods running, replicas
+	// ready, allocation). 0 means 1 s.
+	SampleEvery time.Duration
+}
+
+// Cluster is a built cluster, ready to run.
+type Cluster struct {
+	Eng       *sim.Engine
+	Registry  *dist.Registry
+	Store     *etcd.Store
+	API       *apiserver.Server
+	Scheduler *scheduler.Scheduler
+	Manager   *manager.Manager
+	Kubelets  []*kubelet.Kubelet
+	Runtimes  []*runtime.Modeled
+	Proxies   []*proxy.Proxy
+	Traffic   []*traffic.Generator
+	Fabric    *network.Fabric
+
+	sc       *scenario.Scenario
+	tel      sim.Telemetry
+	observer *observer
+}
+
+// Build creates every component of the scenario's cluster and schedules the
+// workload. Nothing runs until Run.
+func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, error) {
+	if tel == nil {
+		tel = sim.Discard
+	}
+	eng := sim.New(opts.Seed)
+	reg := dist.NewRegistry()
+	c := &Cluster{Eng: eng, Registry: reg, Fabric: network.New(), sc: sc, tel: tel}
+	cc := &sc.Cluster
+
+	// etcd and the apiserver: the control plane's store and door (step 1).
+	ecfg := etcd.DefaultConfig()
+	setInt(&ecfg.Members, cc.Etcd.Members)
+	setDist(&ecfg.Fsync, cc.Etcd.Fsync)
+	setDist(&ecfg.RTT, cc.Etcd.RTT)
+	st, err := etcd.New(eng, ecfg, reg)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	c.Store = st
+	acfg := apiserver.DefaultConfig()
+	setDist(&acfg.RequestLatency, cc.APIServer.RequestLatency)
+	setDist(&acfg.WatchLatency, cc.APIServer.WatchLatency)
+	setInt(&acfg.MaxRequestsInflight, cc.APIServer.MaxRequestsInflight)
+	setInt(&acfg.MaxMutatingRequestsInflight, cc.APIServer.MaxMutatingRequestsInflight)
+	setDur(&acfg.CompactionInterval, cc.APIServer.CompactionInterval)
+	srv, err := apiserver.New(eng, st, acfg, reg, tel)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: %w", err)
+	}
+	c.API = srv
+	tel.Trace(sim.Record{Time: 0, Step: 1, Component: "etcd", Action: "start",
+		Object: "etcd-cluster", Detail: fmt.Sprintf("%d members elect a leader; every object of the cluster will live here under /registry/", ecfg.Members)})
+	tel.Trace(sim.Record{Time: 0, Step: 1, Component: "apiserver", Action: "start",
+		Object: "kube-apiserver", Detail: "serving; the only component that talks to etcd"})
+
+	// The scheduler.
+	scfg := scheduler.DefaultConfig()
+	if v := cc.Scheduler.PercentageOfNodesToScore; v != nil {
+		scfg.PercentageOfNodesToScore = *v
+	}
+	setDur(&scfg.PodInitialBackoff, cc.Scheduler.PodInitialBackoff)
+	setDur(&scfg.PodMaxBackoff, cc.Scheduler.PodMaxBackoff)
+	setDist(&scfg.CycleLatency, cc.Scheduler.CycleLatency)
+	setDur(&scfg.PerNodeLatency, cc.Scheduler.PerNodeLatency)
+	sqps, sburst := 50.0, 100 // reference §6.3
+	setFloat(&sqps, cc.Scheduler.QPS)
+	setInt(&sburst, cc.Scheduler.Burst)
+	plugins := scheduler.NewRegistry()
+	sch, err := scheduler.New(eng, srv.Client("scheduler", sqps, sburst), scfg, plugins, reg, tel)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	c.Scheduler = sch
+
+	// The controller-manager.
+	mcfg := manager.DefaultConfig()
+	setFloat(&mcfg.QPS, cc.ControllerManager.QPS)
+	setInt(&mcfg.Burst, cc.ControllerManager.Burst)
+	if d := cc.ControllerManager.SyncLatency; d != nil {
+		mcfg.Deployment.SyncLatency = d.Spec
+		mcfg.ReplicaSet.SyncLatency = d.Spec
+		mcfg.EndpointSlice.SyncLatency = d.Spec
+	}
+	setInt(&mcfg.EndpointSlice.MaxEndpointsPerSlice, cc.ControllerManager.MaxEndpointsPerSlice)
+	mgr, err := manager.New(eng, srv, mcfg, reg, tel)
+	if err != nil {
+		return nil, fmt.Errorf("controller-manager: %w", err)
+	}
+	c.Manager = mgr
+
+	// Nodes: a runtime, a kubelet and a kube-proxy each.
+	images := make([]runtime.ImageSpec, 0, len(sc.Images))
+	for _, im := range sc.Images {
+		spec := runtime.ImageSpec{Name: im.Name, SizeBytes: im.Size.Value()}
+		if s := im.Serve; s != nil {
+			sv := runtime.NginxServe()
+			sv.Port, sv.Workers, sv.QueueLimit = s.Port, s.Workers, s.QueueLimit
+			setDist(&sv.ServiceTime, s.ServiceTime)
+			setDist(&sv.ReadyAfter, s.ReadyAfter)
+			spec.Serve = sv
+		}
+		images = append(images, spec)
+	}
+	pcfg := proxy.DefaultConfig()
+	if m := cc.Proxy.Mode; m != nil {
+		pcfg.Mode = proxy.Mode(*m)
+	}
+	setDist(&pcfg.SyncLatency, cc.Proxy.SyncLatency)
+	setDur(&pcfg.MinSyncPeriod, cc.Proxy.MinSyncPeriod)
+	setDur(&pcfg.SyncPeriod, cc.Proxy.SyncPeriod)
+	pickers := map[string]traffic.Picker{}
+	var allNodes []string
+	idx := 0
+	for pi := range cc.Nodes {
+		pool := &cc.Nodes[pi]
+		for i, name := range pool.NodeNames() {
+			idx++
+			rcfg := runtime.DefaultModeledConfig()
+			rcfg.Images = append(rcfg.Images, images...)
+			rcfg.Preloaded = append([]string(nil), pool.Images...)
+			if b := cc.Runtime.PullBandwidth; b != nil {
+				rcfg.PullBandwidth = b.Value()
+			}
+			setDist(&rcfg.PullOverhead, cc.Runtime.PullOverhead)
+			setDist(&rcfg.Create, cc.Runtime.Create)
+			setDist(&rcfg.Start, cc.Runtime.Start)
+			setDist(&rcfg.Stop, cc.Runtime.Stop)
+			if v := cc.Runtime.SerializeImagePulls; v != nil {
+				rcfg.SerializeImagePulls = *v
+			}
+			rt, err := runtime.NewModeled(eng, name, rcfg, c.Fabric, reg, tel)
+			if err != nil {
+				return nil, fmt.Errorf("runtime of node %s: %w", name, err)
+			}
+			c.Runtimes = append(c.Runtimes, rt)
+
+			kcfg := kubelet.DefaultConfig()
+			kcfg.NodeName = name
+			kcfg.Labels = map[string]string{}
+			for k, v := range pool.Labels {
+				kcfg.Labels[k] = v
+			}
+			if z := pool.ZoneOf(i); z != "" {
+				kcfg.Labels[api.LabelZone] = z
+			}
+			for _, t := range pool.Taints {
+				kcfg.Taints = append(kcfg.Taints, api.Taint{Key: t.Key, Value: t.Value, Effect: api.TaintEffect(t.Effect)})
+			}
+			kcfg.Capacity = api.Resources{MilliCPU: pool.CPU.Milli(), Memory: pool.Memory.Value(), EphemeralStorage: kcfg.Capacity.EphemeralStorage}
+			if pool.EphemeralStorage.Set {
+				kcfg.Capacity.EphemeralStorage = pool.EphemeralStorage.Value()
+			}
+			if pool.Pods != nil {
+				kcfg.MaxPods = *pool.Pods
+			}
+			setInt64(&kcfg.MaxPods, cc.Kubelet.MaxPods)
+			kcfg.Address = fmt.Sprintf("10.0.%d.%d", idx/250, idx%250+10)
+			kcfg.PodCIDRIndex = idx % 256
+			setDur(&kcfg.NodeStatusUpdateFrequency, cc.Kubelet.NodeStatusUpdateFrequency)
+			setDur(&kcfg.NodeStatusReportFrequency, cc.Kubelet.NodeStatusReportFrequency)
+			if v := cc.Kubelet.NodeLeaseDurationSeconds; v != nil {
+				kcfg.NodeLeaseDurationSeconds = *v
+			}
+			setDist(&kcfg.SyncLatency, cc.Kubelet.SyncLatency)
+			kcfg.StartAt = pool.StartAt.D()
+			kqps, kburst := 50.0, 100 // reference §6.3
+			setFloat(&kqps, cc.Kubelet.QPS)
+			setInt(&kburst, cc.Kubelet.Burst)
+			kl, err := kubelet.New(eng, srv.Client("kubelet/"+name, kqps, kburst), rt, kcfg, reg, tel)
+			if err != nil {
+				return nil, fmt.Errorf("kubelet of node %s: %w", name, err)
+			}
+			c.Kubelets = append(c.Kubelets, kl)
+
+			px, err := proxy.New(eng, srv.Client("kube-proxy/"+name, pcfg.QPS, pcfg.Burst), name, pcfg, reg, tel)
+			if err != nil {
+				return nil, fmt.Errorf("kube-proxy of node %s: %w", name, err)
+			}
+			c.Proxies = append(c.Proxies, px)
+			pickers[name] = px
+			allNodes = append(allNodes, name)
+		}
+	}
+
+	// Client traffic.
+	for _, tr := range sc.Workload.Traffic {
+		tcfg := traffic.DefaultConfig()
+		tcfg.Name = tr.Name
+		ns, name := scenario.SplitNamespaced(tr.Service)
+		tcfg.Service = ns + "/" + name
+		tcfg.Port = tr.Port
+		tcfg.Rate = tr.Rate
+		tcfg.Start = tr.Start.D()
+		tcfg.Duration = tr.Duration.D()
+		tcfg.ClientNodes = append([]string(nil), tr.From...)
+		if len(tcfg.ClientNodes) == 0 {
+			tcfg.ClientNodes = append([]string(nil), allNodes...)
+		}
+		setDist(&tcfg.NetworkLatency, tr.NetworkLatency)
+		setDur(&tcfg.Timeout, tr.Timeout)
+		tcfg.TraceEach = opts.TraceEachRequest
+		g, err := traffic.New(eng, tcfg, pickers, c.Fabric, reg, tel)
+		if err != nil {
+			return nil, fmt.Errorf("traffic %s: %w", tr.Name, err)
+		}
+		c.Traffic = append(c.Traffic, g)
+	}
+
+	// Start everything at t=0 (kubelets register at their StartAt).
+	sch.Start()
+	mgr.Start()
+	for _, k := range c.Kubelets {
+		k.Start()
+	}
+	for _, p := range c.Proxies {
+		p.Start()
+	}
+	for _, g := range c.Traffic {
+		g.Start()
+	}
+	if err := c.scheduleWorkload(); err != nil {
+		return nil, err
+	}
+	every := opts.SampleEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	c.observer = newObserver(c, every)
+	return c, nil
+}
+
+// scheduleWorkload has the user submit each Deployment and Service at its time, as
+// `kubectl apply` would: one create request to the apiserver each (step 2).
+func (c *Cluster) scheduleWorkload() error {
+	user := c.API.Client("kubectl", 0, 0).WithStep(2)
+	for _, d := range c.sc.Workload.Deployments {
+		obj, err := DeploymentObject(&d)
+		if err != nil {
+			return err
+		}
+		at := sim.Time(d.At.D())
+		c.Eng.At(at, func() {
+			c.tel.Trace(sim.Record{Time: c.Eng.Now(), Step: 2, Component: "kubectl", Action: "apply", Object: api.Ref(obj),
+				Detail: fmt.Sprintf("POST the Deployment (%d replicas of %s) to the apiserver", obj.Spec.Replicas, obj.Spec.Template.Spec.Containers[0].Image)})
+			user.Create(obj, func(_ api.Object, err error) {
+				if err != nil {
+					c.tel.Trace(sim.Record{Time: c.Eng.Now(), Step: 2, Component: "kubectl", Action: "error", Object: api.Ref(obj), Detail: err.Error()})
+				}
+			})
+		})
+	}
+	for _, s := range c.sc.Workload.Services {
+		obj := ServiceObject(&s)
+		c.Eng.At(sim.Time(s.At.D()), func() {
+			c.tel.Trace(sim.Record{Time: c.Eng.Now(), Step: 2, Component: "kubectl", Action: "apply", Object: api.Ref(obj),
+				Detail: fmt.Sprintf("POST the Service (port %d) to the apiserver", obj.Spec.Ports[0].Port)})
+			user.Create(obj, func(_ api.Object, err error) {
+				if err != nil {
+					c.tel.Trace(sim.Record{Time: c.Eng.Now(), Step: 2, Component: "kubectl", Action: "error", Object: api.Ref(obj), Detail: err.Error()})
+				}
+			})
+		})
+	}
+	return nil
+}
+
+// Run runs the cluster until virtual time until.
+func (c *Cluster) Run(until sim.Time) {
+	c.Eng.RunUntil(until)
+	c.observer.sample()
+}
+
+// Scenario returns the scenario the cluster was built from.
+func (c *Cluster) Scenario() *scenario.Scenario { return c.sc }
+
+// Objects returns the current objects of a kind from the store, sorted by key.
+func (c *Cluster) Objects(kind api.Kind) []api.Object {
+	kvs, _ := c.Store.Range(api.KindPrefix(kind))
+	out := make([]api.Object, len(kvs))
+	for i, kv := range kvs {
+		out[i] = kv.Value.(api.Object)
+	}
+	return out
+}
+
+// Nodes, Pods and Deployments return the stored objects, sorted by key.
+func (c *Cluster) Nodes() []*api.Node { return typed[*api.Node](c.Objects(api.KindNode)) }
+func (c *Cluster) Pods() []*api.Pod   { return typed[*api.Pod](c.Objects(api.KindPod)) }
+func (c *Cluster) Deployments() []*api.Deployment {
+	return typed[*api.Deployment](c.Objects(api.KindDeployment))
+}
+
+func typed[T api.Object](objs []api.Object) []T {
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		out[i] = o.(T)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return api.Ref(out[i]) < api.Ref(out[j]) })
+	return out
+}
+
+func setDist(dst *dist.Spec, d *scenario.Dist) {
+	if d != nil {
+		*dst = d.Spec
+	}
+}
+
+func setDur(dst *time.Duration, d *scenario.Duration) {
+	if d != nil {
+		*dst = d.D()
+	}
+}
+
+func setInt(dst *int, v *int) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setInt64(dst *int64, v *int64) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setFloat(dst *float64, v *float64) {
+	if v != nil {
+		*dst = *v
+	}
+}
