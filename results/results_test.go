@@ -71,19 +71,19 @@ func TestSummaryJSONFlatAndOrdered(t *testing.T) {
 	c := NewCollector(TraceOff)
 	for i := 1; i <= 100; i++ {
 		c.Observe("request_latency_seconds", at(float64(i)), float64(i)/1000)
-		c.Observe(MetricRequestOK, at(float64(i)), 1)
 	}
-	c.Observe(MetricRequestFailed, at(1), 1)
+	reqs := []RequestStats{{Name: "a", Sent: 102, OK: 60, Failed: 1, InFlight: 1, FailedBy: []ReasonCount{{"no endpoints", 1}}},
+		{Name: "b", Sent: 40, OK: 40}}
 	node := &api.Node{ObjectMeta: api.ObjectMeta{Name: "n1"}, Status: api.NodeStatus{Allocatable: api.Resources{MilliCPU: 1000, Memory: 1 << 30}}}
 	pod := &api.Pod{Spec: api.PodSpec{NodeName: "n1", Containers: []api.Container{{Requests: api.Resources{MilliCPU: 250, Memory: 256 << 20}}}}}
 	dep := &api.Deployment{Spec: api.DeploymentSpec{Replicas: 3}, Status: api.DeploymentStatus{ReadyReplicas: 3}}
-	s := Summarize(RunInfo{Version: "v", Scenario: "x", Seed: 7, End: at(60)}, c, Final{Nodes: []*api.Node{node}, Pods: []*api.Pod{pod}, Deployments: []*api.Deployment{dep}})
+	s := Summarize(RunInfo{Version: "v", Scenario: "x", Seed: 7, End: at(60)}, c, Final{Nodes: []*api.Node{node}, Pods: []*api.Pod{pod}, Deployments: []*api.Deployment{dep}, Requests: reqs})
 	var m map[string]any
 	if err := json.Unmarshal(MarshalSummary(s), &m); err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]float64{
-		"seed": 7, "replicas_ready": 3, "replicas_desired": 3, "requests_total": 101, "requests_ok": 100,
+		"seed": 7, "replicas_ready": 3, "replicas_desired": 3, "requests_total": 101, "requests_ok": 100, "requests_failed_no_endpoints": 1, "requests_in_flight_at_end": 1,
 		"request_latency_seconds_p50": 0.05, "request_latency_seconds_p99": 0.099, "node_cpu_allocated_max": 0.25,
 	} {
 		got, ok := m[k].(float64)

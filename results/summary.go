@@ -24,11 +24,29 @@ type RunInfo struct {
 	Events   uint64   // engine events run
 }
 
-// Final is the cluster's state when the run stopped, read from the store.
+// Final is the cluster's state when the run stopped, read from the store, and the
+// clients' request counts.
 type Final struct {
 	Nodes       []*api.Node
 	Pods        []*api.Pod
 	Deployments []*api.Deployment
+	Requests    []RequestStats
+}
+
+// RequestStats counts one client population's requests.
+type RequestStats struct {
+	Name     string
+	Sent     uint64
+	OK       uint64
+	Failed   uint64
+	InFlight uint64
+	FailedBy []ReasonCount // sorted by reason
+}
+
+// ReasonCount is the number of requests that failed for one reason.
+type ReasonCount struct {
+	Reason string
+	Count  uint64
 }
 
 // Entry is one summary value: a float64, an int64 or a string.
@@ -201,14 +219,36 @@ func Summarize(info RunInfo, c *Collector, final Final) *Summary {
 		addDist(s, name, c.Metric(name))
 	}
 
-	// Requests.
-	ok := int64(len(c.Metric(MetricRequestOK)))
-	failed := int64(len(c.Metric(MetricRequestFailed)))
-	if ok+failed > 0 {
+	// Requests: those answered or failed by the end (still in flight ones are
+	// reported apart and not counted in the success rate).
+	var sent, ok, failed, inflight uint64
+	byReason := map[string]uint64{}
+	var reasons []string
+	for _, r := range final.Requests {
+		sent += r.Sent
+		ok += r.OK
+		failed += r.Failed
+		inflight += r.InFlight
+		for _, rc := range r.FailedBy {
+			if _, seen := byReason[rc.Reason]; !seen {
+				reasons = append(reasons, rc.Reason)
+			}
+			byReason[rc.Reason] += rc.Count
+		}
+	}
+	if sent > 0 {
+		s.add("requests_sent", sent)
 		s.add("requests_total", ok+failed)
 		s.add("requests_ok", ok)
 		s.add("requests_failed", failed)
-		s.add("request_success_rate", float64(ok)/float64(ok+failed))
+		s.add("requests_in_flight_at_end", inflight)
+		if ok+failed > 0 {
+			s.add("request_success_rate", float64(ok)/float64(ok+failed))
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			s.add("requests_failed_"+strings.NewReplacer(" ", "_", "-", "_").Replace(r), byReason[r])
+		}
 	}
 
 	// Allocation.
@@ -229,20 +269,9 @@ func Summarize(info RunInfo, c *Collector, final Final) *Summary {
 	return s
 }
 
-// Metric names the summary treats specially. Components emit them.
-const (
-	MetricRequestOK     = "request_ok"
-	MetricRequestFailed = "request_failed"
-)
-
-// addDist adds count and quantiles of a metric. Counting metrics (request_ok and
-// request_failed) only get a count.
+// addDist adds the count, mean, quantiles and maximum of a metric.
 func addDist(s *Summary, name string, samples []Sample) {
 	key := strings.NewReplacer("/", "_", "-", "_").Replace(name)
-	if name == MetricRequestOK || name == MetricRequestFailed || strings.HasPrefix(name, MetricRequestFailed+"/") {
-		s.add(key+"_count", int64(len(samples)))
-		return
-	}
 	s.add(key+"_count", int64(len(samples)))
 	if len(samples) == 0 {
 		return

@@ -181,6 +181,14 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 	}
 	cl.Run(sim.Time(until))
 	final := results.Final{Nodes: cl.Nodes(), Pods: cl.Pods(), Deployments: cl.Deployments()}
+	for i, g := range cl.Traffic {
+		st := g.Stats()
+		rs := results.RequestStats{Name: sc.Workload.Traffic[i].Name, Sent: st.Sent, OK: st.OK, Failed: st.Failed, InFlight: st.InFlight}
+		for _, rc := range st.FailedBy {
+			rs.FailedBy = append(rs.FailedBy, results.ReasonCount{Reason: rc.Reason, Count: rc.Count})
+		}
+		final.Requests = append(final.Requests, rs)
+	}
 	sum := results.Summarize(results.RunInfo{Version: version, Scenario: sc.Name, Seed: seed, End: cl.Eng.Now(), Events: cl.Eng.Fired()}, col, final)
 
 	// Trace for people.

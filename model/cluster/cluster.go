@@ -148,6 +148,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	setDur(&pcfg.MinSyncPeriod, cc.Proxy.MinSyncPeriod)
 	setDur(&pcfg.SyncPeriod, cc.Proxy.SyncPeriod)
 	pickers := map[string]traffic.Picker{}
+	shared := proxy.NewShared() // one endpoint cache for every proxy: same behaviour, O(1) memory per node
 	var allNodes []string
 	idx := 0
 	for pi := range cc.Nodes {
@@ -215,6 +216,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 			if err != nil {
 				return nil, fmt.Errorf("kube-proxy of node %s: %w", name, err)
 			}
+			px.SetShared(shared)
 			c.Proxies = append(c.Proxies, px)
 			pickers[name] = px
 			allNodes = append(allNodes, name)
