@@ -464,6 +464,7 @@ type PodCondition struct {
 	Type               PodConditionType
 	Status             ConditionStatus
 	Reason             string
+	Message            string // human-readable detail, e.g. "0/3 nodes are available: 3 Insufficient cpu."
 	LastTransitionTime sim.Time
 }
 
@@ -588,6 +589,7 @@ func (p *Pod) SetCondition(t PodConditionType, s ConditionStatus, reason string,
 	if c := p.Condition(t); c != nil {
 		if c.Status != s {
 			c.LastTransitionTime = now
+			c.Message = "" // a message describes the old status
 		}
 		c.Status = s
 		c.Reason = reason
