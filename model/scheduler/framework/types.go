@@ -1,0 +1,262 @@
+package framework
+
+import (
+	"sort"
+
+	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/sim"
+)
+
+// Non-zero request defaults used for scoring a container that requests no cpu or no
+// memory (reference §2.6.1; pkg/scheduler/util/pod_resources.go
+// DefaultMilliCPURequest, DefaultMemoryRequest).
+const (
+	DefaultMilliCPURequest int64 = 100
+	DefaultMemoryRequest   int64 = 200 * 1024 * 1024
+)
+
+// HostPort is one host port a pod claims. IP "" is normalized to "0.0.0.0" and
+// Protocol "" to "TCP", as upstream HostPortInfo.sanitize does.
+type HostPort struct {
+	IP       string
+	Protocol string
+	Port     int32
+}
+
+// DefaultBindAllHostIP is the wildcard host IP.
+const DefaultBindAllHostIP = "0.0.0.0"
+
+// PodInfo is a pod plus what the scheduler derives from it once per object version
+// (upstream PodInfo caches the same kind of data). Shared and immutable.
+type PodInfo struct {
+	Pod *api.Pod
+	// Requests is the pod's effective request (api.Pod.Requests: containers summed,
+	// raised to the largest init container); Requests.Pods is 1.
+	Requests api.Resources
+	// NonZeroMilliCPU and NonZeroMemory are the requests with the per-container
+	// defaults (100m, 200 MiB) applied to containers that request 0, for scoring
+	// (reference §2.6.1). kubesim's compact model cannot tell an explicit "0" from an
+	// absent request, so an explicit 0 also gets the default (upstream keeps it 0).
+	NonZeroMilliCPU int64
+	NonZeroMemory   int64
+	// HostPorts lists the container ports with HostPort > 0 (nil if none).
+	HostPorts []HostPort
+}
+
+// NewPodInfo derives a PodInfo from a pod.
+func NewPodInfo(p *api.Pod) *PodInfo {
+	pi := &PodInfo{Pod: p, Requests: p.Requests()}
+	var cpu, mem int64
+	for i := range p.Spec.Containers {
+		c, m := nonZero(&p.Spec.Containers[i].Requests)
+		cpu += c
+		mem += m
+	}
+	for i := range p.Spec.InitContainers {
+		c, m := nonZero(&p.Spec.InitContainers[i].Requests)
+		cpu = max(cpu, c)
+		mem = max(mem, m)
+	}
+	pi.NonZeroMilliCPU, pi.NonZeroMemory = cpu, mem
+	for _, cs := range [][]api.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range cs {
+			for _, port := range cs[i].Ports {
+				if port.HostPort <= 0 {
+					continue
+				}
+				hp := HostPort{IP: port.HostIP, Protocol: port.Protocol, Port: port.HostPort}
+				if hp.IP == "" {
+					hp.IP = DefaultBindAllHostIP
+				}
+				if hp.Protocol == "" {
+					hp.Protocol = "TCP"
+				}
+				pi.HostPorts = append(pi.HostPorts, hp)
+			}
+		}
+	}
+	return pi
+}
+
+func nonZero(r *api.Resources) (cpu, mem int64) {
+	cpu, mem = r.MilliCPU, r.Memory
+	if cpu == 0 {
+		cpu = DefaultMilliCPURequest
+	}
+	if mem == 0 {
+		mem = DefaultMemoryRequest
+	}
+	return cpu, mem
+}
+
+// UID returns the pod's UID.
+func (p *PodInfo) UID() api.UID { return p.Pod.UID }
+
+// QueuedPodInfo is a pod waiting in (or popped from) the scheduling queue, with its
+// queue history (pkg/scheduler/framework/types.go QueuedPodInfo).
+type QueuedPodInfo struct {
+	*PodInfo
+	// Timestamp is when the pod was last added or re-added to the queue (after a
+	// failed attempt). Backoff and the 5-minute unschedulable limit count from it.
+	Timestamp sim.Time
+	// InitialAttemptTimestamp is when the pod was first popped (zero before).
+	InitialAttemptTimestamp sim.Time
+	// Attempts counts scheduling attempts (pops).
+	Attempts int
+	// UnschedulableCount counts attempts that ended with plug-in rejections.
+	UnschedulableCount int
+	// ConsecutiveErrorsCount counts attempts in a row that ended in an error; it
+	// resets when an attempt ends Unschedulable.
+	ConsecutiveErrorsCount int
+	// UnschedulablePlugins names the plug-ins that rejected the pod in its last
+	// attempt (sorted, deduplicated).
+	UnschedulablePlugins []string
+	// BackoffExpiration is when the current backoff ends (zero if none).
+	BackoffExpiration sim.Time
+}
+
+// ImageState is what the scheduler knows of one image name across the cluster
+// (upstream ImageStateSummary): its size and on how many nodes it is present.
+// Shared by every NodeInfo that has the image; owned by the scheduler's cache.
+type ImageState struct {
+	Size     int64
+	NumNodes int
+}
+
+// HostPortInfo counts the host ports used on a node, keyed by IP, protocol and port.
+type HostPortInfo map[HostPort]int
+
+// Add records a used port.
+func (h HostPortInfo) Add(p HostPort) { h[p]++ }
+
+// Remove forgets one use of a port.
+func (h HostPortInfo) Remove(p HostPort) {
+	if n := h[p]; n > 1 {
+		h[p] = n - 1
+	} else {
+		delete(h, p)
+	}
+}
+
+// CheckConflict reports whether p collides with a used port: same protocol and port
+// on the same IP, or either side bound to 0.0.0.0 (pkg/scheduler/framework/types.go
+// HostPortInfo.CheckConflict).
+func (h HostPortInfo) CheckConflict(p HostPort) bool {
+	if p.Port <= 0 || len(h) == 0 {
+		return false
+	}
+	if p.IP == DefaultBindAllHostIP {
+		for used := range h {
+			if used.Port == p.Port && used.Protocol == p.Protocol {
+				return true
+			}
+		}
+		return false
+	}
+	if _, ok := h[p]; ok {
+		return true
+	}
+	_, ok := h[HostPort{IP: DefaultBindAllHostIP, Protocol: p.Protocol, Port: p.Port}]
+	return ok
+}
+
+// NonZeroResources is the cpu and memory sum with the scoring defaults applied.
+type NonZeroResources struct {
+	MilliCPU int64
+	Memory   int64
+}
+
+// NodeInfo is the scheduler's aggregated view of one node, maintained incrementally
+// from watch events and assumptions (pkg/scheduler/framework/types.go NodeInfo). It is
+// never rebuilt per cycle. Plug-ins read it; only the scheduler's cache writes it.
+type NodeInfo struct {
+	// Name is the node's name (set even before the Node object is known).
+	Name api.NodeName
+	node *api.Node
+	// Allocatable is the node's status.allocatable; Allocatable.Pods is the pod limit.
+	Allocatable api.Resources
+	// Requested is the sum of the actual requests of the pods on the node (bound and
+	// assumed); Requested.Pods is the number of pods.
+	Requested api.Resources
+	// NonZeroRequested is the cpu/memory sum with the scoring defaults.
+	NonZeroRequested NonZeroResources
+	// Pods are the pods on the node (bound and assumed), in arrival order.
+	Pods []*PodInfo
+	// UsedPorts are the host ports in use (nil when none).
+	UsedPorts HostPortInfo
+	// ImageStates maps every image name in node.status.images to its cluster-wide
+	// state (shared with other nodes).
+	ImageStates map[string]*ImageState
+	// Generation is bumped on every change.
+	Generation int64
+}
+
+// NewNodeInfo returns an empty NodeInfo for name.
+func NewNodeInfo(name api.NodeName) *NodeInfo { return &NodeInfo{Name: name} }
+
+// Node returns the Node object, or nil when only pods referring to the node are known.
+func (n *NodeInfo) Node() *api.Node { return n.node }
+
+// SetNode sets the Node object and its allocatable. Image states are maintained by
+// the cache (they are shared across nodes).
+func (n *NodeInfo) SetNode(node *api.Node) {
+	n.node = node
+	if node != nil {
+		n.Name = api.NodeName(node.Name)
+		n.Allocatable = node.Status.Allocatable.Clone()
+	} else {
+		n.Allocatable = api.Resources{}
+	}
+	n.Generation++
+}
+
+// AddPod accounts a pod on the node.
+func (n *NodeInfo) AddPod(p *PodInfo) {
+	n.Pods = append(n.Pods, p)
+	n.Requested.Add(&p.Requests)
+	n.NonZeroRequested.MilliCPU += p.NonZeroMilliCPU
+	n.NonZeroRequested.Memory += p.NonZeroMemory
+	if len(p.HostPorts) > 0 {
+		if n.UsedPorts == nil {
+			n.UsedPorts = HostPortInfo{}
+		}
+		for _, hp := range p.HostPorts {
+			n.UsedPorts.Add(hp)
+		}
+	}
+	n.Generation++
+}
+
+// RemovePod removes the pod with the UID of p (whatever PodInfo version is stored)
+// and reports whether it was there. Order of the remaining pods is kept.
+func (n *NodeInfo) RemovePod(uid api.UID) bool {
+	for i, q := range n.Pods {
+		if q.Pod.UID != uid {
+			continue
+		}
+		n.Pods = append(n.Pods[:i], n.Pods[i+1:]...)
+		n.Requested.Sub(&q.Requests)
+		n.NonZeroRequested.MilliCPU -= q.NonZeroMilliCPU
+		n.NonZeroRequested.Memory -= q.NonZeroMemory
+		for _, hp := range q.HostPorts {
+			n.UsedPorts.Remove(hp)
+		}
+		n.Generation++
+		return true
+	}
+	return false
+}
+
+// SortedScalarNames returns the names of a resource list's extended resources,
+// sorted, so callers never depend on map order.
+func SortedScalarNames(r *api.Resources) []api.ResourceName {
+	if len(r.Scalar) == 0 {
+		return nil
+	}
+	out := make([]api.ResourceName, 0, len(r.Scalar))
+	for k := range r.Scalar {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
