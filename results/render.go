@@ -124,7 +124,7 @@ func WriteTable(w io.Writer, s *Summary) error {
 		get("kubesim_version"), get("scenario"), get("seed"), get("end_time_s"), get("events"))
 
 	t := tablewriter.NewWriter(w)
-	t.Header([]string{"Step", "What happens", "First at", "Latency p50", "Latency max", "Objects"})
+	t.Header([]string{"Step", "What happens", "First at", "Median latency", "Max latency", "Objects"})
 	for _, st := range s.StepRows {
 		if st.Records == 0 {
 			t.Append([]string{strconv.Itoa(st.Step), st.Title, "-", "-", "-", "0"})

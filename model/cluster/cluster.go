@@ -156,7 +156,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		for i, name := range pool.NodeNames() {
 			idx++
 			rcfg := runtime.DefaultModeledConfig()
-			rcfg.Images = append(rcfg.Images, images...)
+			rcfg.Images = mergeImages(rcfg.Images, images)
 			rcfg.Preloaded = append([]string(nil), pool.Images...)
 			if b := cc.Runtime.PullBandwidth; b != nil {
 				rcfg.PullBandwidth = b.Value()
@@ -368,4 +368,20 @@ func setFloat(dst *float64, v *float64) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+// mergeImages returns the default catalogue with the scenario's entries replacing
+// those of the same name and the others appended, in order.
+func mergeImages(defaults, own []runtime.ImageSpec) []runtime.ImageSpec {
+	out := make([]runtime.ImageSpec, 0, len(defaults)+len(own))
+	mine := map[string]bool{}
+	for _, im := range own {
+		mine[im.Name] = true
+	}
+	for _, im := range defaults {
+		if !mine[im.Name] {
+			out = append(out, im)
+		}
+	}
+	return append(out, own...)
 }

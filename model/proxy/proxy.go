@@ -780,7 +780,11 @@ func (p *Proxy) traceProgram(k svcKey, t *svcTable, pt *portTable) {
 	if n > 0 && t.affinity {
 		fmt.Fprintf(&b, "; sessionAffinity ClientIP keeps a client on its endpoint for %d s after its last connection", int64(p.cfg.AffinityTimeout.Seconds()))
 	}
-	p.tel.Trace(sim.Record{Time: p.eng.Now(), Step: Step, Component: p.comp, Action: "program",
+	step := Step
+	if n == 0 {
+		step = 0 // rules that reach no pod are not yet the story's step 6
+	}
+	p.tel.Trace(sim.Record{Time: p.eng.Now(), Step: step, Component: p.comp, Action: "program",
 		Object: api.RefOf(api.KindService, k.ns, k.name), Detail: b.String()})
 }
 

@@ -479,7 +479,9 @@ func (g *Generator) succeed(r *request) {
 	g.tel.Observe(MetricLatency, now, lat.Seconds())
 	if !g.answered1 {
 		g.answered1 = true
-		g.tel.Trace(sim.Record{Time: now, Step: Step, Component: g.comp, Action: "request", Object: g.svcRef,
+		// The object is the request itself, so the step's latency of the Service is
+		// not stretched to whenever the clients happen to start.
+		g.tel.Trace(sim.Record{Time: now, Step: Step, Component: g.comp, Action: "request", Object: fmt.Sprintf("request/%s/%d", g.cfg.Name, r.ID),
 			Detail: fmt.Sprintf("first request answered: client on %s → kube-proxy → %s in %s (the node's kube-proxy rules sent the connection for %s:%d to a pod; the pod answered)",
 				g.nodes[r.node].name, r.addr, ms(lat), g.cfg.Service, g.cfg.Port)})
 	}

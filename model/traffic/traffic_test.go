@@ -168,7 +168,7 @@ func TestLatencyAndFirstRequestTrace(t *testing.T) {
 		t.Fatalf("traces: %+v, want exactly one step-6 record", s.tel.traces)
 	}
 	r := firsts[0]
-	if r.Component != "client/client" || r.Action != "request" || r.Object != "service/default/nginx" ||
+	if r.Component != "client/client" || r.Action != "request" || !strings.HasPrefix(r.Object, "request/client/") ||
 		!strings.Contains(r.Detail, "→ kube-proxy → 10.244.1.3:80 in 4.0 ms") || !strings.HasPrefix(r.Detail, "first request answered: client on node-") {
 		t.Fatalf("first request record: %+v", r)
 	}
