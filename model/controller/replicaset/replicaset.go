@@ -100,9 +100,10 @@ type Controller struct {
 	queue                       *workqueue.Queue
 	names                       *rand.Rand
 	exp                         *expectationStore
-	// pods indexes the pods whose controller is a ReplicaSet: owner UID -> pod key
-	// -> pod. Own index so a sync reads its pods without sorting.
-	pods map[api.UID]map[string]*api.Pod
+	// pods indexes the pods whose controller is a ReplicaSet by owner UID, with
+	// counters kept current on every pod event, so a sync costs O(1) unless it must
+	// choose victims (or minReadySeconds needs the pods' ready times).
+	pods map[api.UID]*podSet
 	// written is the status last written per ReplicaSet UID: the cache may not show
 	// it yet, and it is the reference for the "observed = desired" transition.
 	written map[api.UID]writtenStatus
@@ -122,7 +123,7 @@ func New(eng *sim.Engine, client *apiserver.Client, cfg Config, reg *dist.Regist
 		step0: client.WithStep(0), step2: client.WithStep(2), step7: client.WithStep(7),
 		names:   eng.Stream("controller/replicaset/names"),
 		exp:     newExpectationStore(cfg.ExpectationsTimeout),
-		pods:    map[api.UID]map[string]*api.Pod{},
+		pods:    map[api.UID]*podSet{},
 		written: map[api.UID]writtenStatus{},
 	}
 	c.queue = workqueue.New(eng, reg.MustNew(cfg.SyncLatency, eng.Source("controller/replicaset/sync")), c.sync, workqueue.DefaultOptions())
@@ -183,17 +184,69 @@ func (c *Controller) owner(p *api.Pod) *api.ReplicaSet {
 	return o.(*api.ReplicaSet)
 }
 
+// podSet is one ReplicaSet's pods and the counts its status is made of.
+type podSet struct {
+	pods map[string]*podEntry
+	// active counts active pods, ready the active ones with Ready=True, labeled the
+	// active ones whose labels carry every template label of labelKey's template.
+	active, ready, labeled int32
+	labelKey              string // the template labels labeled was counted against
+}
+
+// podEntry is a pod and what it contributes to its set's counts.
+type podEntry struct {
+	pod                     *api.Pod
+	active, ready, labeled bool
+}
+
+// labelKeyOf is a canonical form of a label map (sorted k=v pairs).
+func labelKeyOf(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(m[k])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func (ps *podSet) add(e *podEntry, sign int32) {
+	if e.active {
+		ps.active += sign
+		if e.ready {
+			ps.ready += sign
+		}
+		if e.labeled {
+			ps.labeled += sign
+		}
+	}
+}
+
 func (c *Controller) index(p *api.Pod) {
 	ref := rsRef(p)
 	if ref == nil {
 		return
 	}
-	m := c.pods[ref.UID]
-	if m == nil {
-		m = map[string]*api.Pod{}
-		c.pods[ref.UID] = m
+	ps := c.pods[ref.UID]
+	if ps == nil {
+		ps = &podSet{pods: map[string]*podEntry{}}
+		if o, ok := c.rsInf.Get(p.Namespace, ref.Name); ok && o.Meta().UID == ref.UID {
+			ps.labelKey = labelKeyOf(o.(*api.ReplicaSet).Spec.Template.Labels)
+		}
+		c.pods[ref.UID] = ps
 	}
-	m[keyOf(p)] = p
+	e := &podEntry{pod: p, active: isActive(p), ready: p.IsReady()}
+	if o, ok := c.rsInf.Get(p.Namespace, ref.Name); ok && o.Meta().UID == ref.UID {
+		e.labeled = labelsMatch(o.(*api.ReplicaSet).Spec.Template.Labels, p.Labels)
+	}
+	k := keyOf(p)
+	if old := ps.pods[k]; old != nil {
+		ps.add(old, -1)
+	}
+	ps.pods[k] = e
+	ps.add(e, +1)
 }
 
 func (c *Controller) unindex(p *api.Pod) {
@@ -201,12 +254,36 @@ func (c *Controller) unindex(p *api.Pod) {
 	if ref == nil {
 		return
 	}
-	if m := c.pods[ref.UID]; m != nil {
-		delete(m, keyOf(p))
-		if len(m) == 0 {
+	if ps := c.pods[ref.UID]; ps != nil {
+		k := keyOf(p)
+		if e := ps.pods[k]; e != nil {
+			ps.add(e, -1)
+			delete(ps.pods, k)
+		}
+		if len(ps.pods) == 0 {
 			delete(c.pods, ref.UID)
 		}
 	}
+}
+
+// counts returns the set of rs with its labeled count brought up to date with the
+// current template labels (a rescan only when the template's labels changed).
+func (c *Controller) counts(rs *api.ReplicaSet) *podSet {
+	ps := c.pods[rs.UID]
+	if ps == nil {
+		return &podSet{}
+	}
+	if k := labelKeyOf(rs.Spec.Template.Labels); k != ps.labelKey {
+		ps.labelKey = k
+		ps.labeled = 0
+		for _, e := range ps.pods {
+			e.labeled = labelsMatch(rs.Spec.Template.Labels, e.pod.Labels)
+			if e.active && e.labeled {
+				ps.labeled++
+			}
+		}
+	}
+	return ps
 }
 
 // onPodAdd counts a creation as observed (replica_set.go addPod).
@@ -289,10 +366,13 @@ func (c *Controller) onRSDelete(o api.Object) {
 	}
 }
 
-func sortedPods(m map[string]*api.Pod) []*api.Pod {
-	out := make([]*api.Pod, 0, len(m))
-	for _, p := range m {
-		out = append(out, p)
+func sortedPods(ps *podSet) []*api.Pod {
+	if ps == nil {
+		return nil
+	}
+	out := make([]*api.Pod, 0, len(ps.pods))
+	for _, e := range ps.pods {
+		out = append(out, e.pod)
 	}
 	slices.SortFunc(out, func(a, b *api.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -300,11 +380,14 @@ func sortedPods(m map[string]*api.Pod) []*api.Pod {
 
 // activePods returns the ReplicaSet's active pods (FilterActivePods), unsorted.
 func (c *Controller) activePods(rs *api.ReplicaSet) []*api.Pod {
-	m := c.pods[rs.UID]
-	out := make([]*api.Pod, 0, len(m))
-	for _, p := range m {
-		if isActive(p) {
-			out = append(out, p)
+	ps := c.pods[rs.UID]
+	if ps == nil {
+		return nil
+	}
+	out := make([]*api.Pod, 0, ps.active)
+	for _, e := range ps.pods {
+		if e.active {
+			out = append(out, e.pod)
 		}
 	}
 	return out
@@ -334,7 +417,9 @@ func (c *Controller) sync(key string) {
 		return
 	}
 	r := &run{c: c, key: key, rs: o.(*api.ReplicaSet)}
-	r.active = c.activePods(r.rs)
+	ps := c.counts(r.rs)
+	r.snap = [3]int32{ps.active, ps.labeled, ps.ready}
+	r.nActive = int(ps.active)
 	if c.exp.satisfied(key, c.eng.Now()) && r.rs.DeletionTimestamp == nil {
 		r.manage()
 		return
@@ -353,7 +438,9 @@ type run struct {
 	c      *Controller
 	key    string
 	rs     *api.ReplicaSet
-	active []*api.Pod // snapshot at sync start, as upstream computes status from it
+	snap    [3]int32   // active, fully labeled and ready pods at sync start: upstream computes status from that snapshot
+	nActive int        // active pods at sync start
+	active  []*api.Pod // the active pods, listed only to choose victims
 
 	// slow start
 	want, batch, batchNo, remaining, inflight, created, failedInBatch int
@@ -365,7 +452,7 @@ type run struct {
 // manage creates or deletes pods to reach spec.replicas (manageReplicas).
 func (r *run) manage() {
 	c := r.c
-	diff := len(r.active) - int(r.rs.Spec.Replicas)
+	diff := r.nActive - int(r.rs.Spec.Replicas)
 	switch {
 	case diff < 0:
 		n := min(-diff, c.cfg.BurstReplicas)
@@ -374,6 +461,7 @@ func (r *run) manage() {
 		r.nextBatch()
 	case diff > 0:
 		n := min(diff, c.cfg.BurstReplicas)
+		r.active = c.activePods(r.rs)
 		slices.SortFunc(r.active, func(a, b *api.Pod) int { return strings.Compare(a.Name, b.Name) })
 		victims := PodsToDelete(r.active, c.relatedPods(r.rs), n, c.eng.Now())
 		keys := make([]string, len(victims))
@@ -418,7 +506,7 @@ func (r *run) create(attempt int) {
 	}
 	p.Spec = (&api.Pod{Spec: rs.Spec.Template.Spec}).DeepCopy().Spec
 	detail := fmt.Sprintf("the replicaset controller, watching ReplicaSets, creates pod %s/%s for ReplicaSet %s (batch %d of slow start, size %d; %d of %d replicas exist)",
-		p.Namespace, p.Name, rs.Name, r.batchNo, min(r.batch, r.remaining), len(r.active), rs.Spec.Replicas)
+		p.Namespace, p.Name, rs.Name, r.batchNo, min(r.batch, r.remaining), r.nActive, rs.Spec.Replicas)
 	if attempt > 0 {
 		detail = fmt.Sprintf("the replicaset controller retries with pod name %s/%s (the drawn name existed)", p.Namespace, p.Name)
 	}
@@ -483,10 +571,10 @@ func (r *run) delete(v Victim, all bool) {
 	c, p := r.c, v.Pod
 	why := v.Reason.String()
 	if all {
-		why = fmt.Sprintf("all %d active pods go", len(r.active))
+		why = fmt.Sprintf("all %d active pods go", r.nActive)
 	}
 	c.tel.Trace(sim.Record{Time: c.eng.Now(), Step: 7, Component: Component, Action: "delete-pod", Object: api.Ref(p),
-		Detail: fmt.Sprintf("scales down: deletes pod %s/%s (%s), %d active > %d desired", p.Namespace, p.Name, why, len(r.active), r.rs.Spec.Replicas)})
+		Detail: fmt.Sprintf("scales down: deletes pod %s/%s (%s), %d active > %d desired", p.Namespace, p.Name, why, r.nActive, r.rs.Spec.Replicas)})
 	k := keyOf(p)
 	c.step7.Delete(api.KindPod, p.Namespace, p.Name, apiserver.DeleteOptions{}, func(err error) {
 		if err != nil {
@@ -539,7 +627,14 @@ func labelsMatch(want, have map[string]string) bool {
 func (r *run) status(manageErr error) {
 	c, rs := r.c, r.rs
 	now := c.eng.Now()
-	st := calculateStatus(rs, r.active, now)
+	var st api.ReplicaSetStatus
+	if rs.Spec.MinReadySeconds > 0 {
+		// Availability depends on each pod's ready time: count from the pods.
+		st = calculateStatus(rs, c.activePods(rs), now)
+	} else {
+		st = api.ReplicaSetStatus{ObservedGeneration: rs.Generation, Replicas: r.snap[0],
+			FullyLabeledReplicas: r.snap[1], ReadyReplicas: r.snap[2], AvailableReplicas: r.snap[2]}
+	}
 	prev := rs.Status
 	if w, ok := c.written[rs.UID]; ok && rs.ResourceVersion <= w.rv {
 		prev = w.status
