@@ -190,12 +190,12 @@ type podSet struct {
 	// active counts active pods, ready the active ones with Ready=True, labeled the
 	// active ones whose labels carry every template label of labelKey's template.
 	active, ready, labeled int32
-	labelKey              string // the template labels labeled was counted against
+	labelKey               string // the template labels labeled was counted against
 }
 
 // podEntry is a pod and what it contributes to its set's counts.
 type podEntry struct {
-	pod                     *api.Pod
+	pod                    *api.Pod
 	active, ready, labeled bool
 }
 
@@ -435,9 +435,9 @@ type writtenStatus struct {
 
 // run is one sync of one ReplicaSet.
 type run struct {
-	c      *Controller
-	key    string
-	rs     *api.ReplicaSet
+	c       *Controller
+	key     string
+	rs      *api.ReplicaSet
 	snap    [3]int32   // active, fully labeled and ready pods at sync start: upstream computes status from that snapshot
 	nActive int        // active pods at sync start
 	active  []*api.Pod // the active pods, listed only to choose victims
