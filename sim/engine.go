@@ -238,7 +238,10 @@ func (e *Engine) push(x Event) {
 	h[i] = x
 }
 
-// pop moves the minimum into out.
+// pop moves the minimum into out. It sifts the hole left at the root down to a leaf
+// along the smallest children, then sifts the last element up from there (Floyd's
+// bottom-up variant): the last element usually belongs near the bottom, so this
+// saves a comparison per level.
 func (e *Engine) pop(out *Event) {
 	h := e.heap
 	*out = h[0]
@@ -266,11 +269,16 @@ func (e *Engine) pop(out *Event) {
 				m = j
 			}
 		}
-		if !less(&h[m], &last) {
-			break
-		}
 		h[i] = h[m]
 		i = m
+	}
+	for i > 0 {
+		p := (i - 1) / 4
+		if !less(&last, &h[p]) {
+			break
+		}
+		h[i] = h[p]
+		i = p
 	}
 	h[i] = last
 }
