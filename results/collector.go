@@ -47,7 +47,8 @@ type Sample struct {
 // Collector implements sim.Telemetry.
 type Collector struct {
 	level   TraceLevel
-	records []sim.Record // kept per level; step records always
+	records []sim.Record // kept per level
+	steps   stepTracker  // the step latencies, computed as records arrive
 	metrics map[string][]Sample
 	mOrder  []string
 	gauges  map[string][]Sample
@@ -67,9 +68,13 @@ func NewCollector(level TraceLevel) *Collector {
 // Level returns the trace level.
 func (c *Collector) Level() TraceLevel { return c.level }
 
-// Trace implements sim.Telemetry.
+// Trace implements sim.Telemetry. Records of the story's steps update the step
+// statistics whatever the level; they are kept for output from TraceSteps on.
 func (c *Collector) Trace(r sim.Record) {
-	if r.Step > 0 || c.level == TraceEvents {
+	if r.Step >= 1 && r.Step <= 7 {
+		c.steps.add(r)
+	}
+	if (r.Step > 0 && c.level == TraceSteps) || c.level == TraceEvents {
 		c.records = append(c.records, r)
 	}
 }
@@ -109,7 +114,8 @@ func (c *Collector) Records() []sim.Record {
 	return c.records
 }
 
-// StepRecords returns the records of steps 1-7, in time order.
+// StepRecords returns the records of steps 1-7 kept for output (none at TraceOff),
+// in time order.
 func (c *Collector) StepRecords() []sim.Record {
 	if c.level != TraceEvents {
 		return c.records

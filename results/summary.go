@@ -160,7 +160,7 @@ func Summarize(info RunInfo, c *Collector, final Final) *Summary {
 	s.add("events", info.Events)
 
 	// The seven steps.
-	s.StepRows = stepStats(c.StepRecords())
+	s.StepRows = c.steps.stats()
 	for _, st := range s.StepRows {
 		p := fmt.Sprintf("step%d_", st.Step)
 		if st.Records == 0 {
@@ -288,48 +288,58 @@ func addDist(s *Summary, name string, samples []Sample) {
 	s.add(key+"_max", v[len(v)-1])
 }
 
-// stepStats computes, for each step, when it first happened and how long it took
+// stepTracker computes, for each step, when it first happened and how long it took
 // per object: the time from the object's latest record in an earlier step (or, if
 // none, its first record in this step) to its last record in this step. The step's
-// latency is the median and maximum over the objects that took part in it.
-func stepStats(recs []sim.Record) []StepStat {
-	type span struct{ first, last sim.Time }
-	per := map[string]*[8]*span{}
-	var order []string
+// latency is the median and maximum over the objects that took part in it. It keeps
+// two times per (object, step), not the records.
+type stepTracker struct {
+	per     map[string]*[8]span
+	order   []string
+	records [8]int
+	first   [8]sim.Time
+}
+
+type span struct {
+	first, last sim.Time
+	seen        bool
+}
+
+func (st *stepTracker) add(r sim.Record) {
+	if st.per == nil {
+		st.per = map[string]*[8]span{}
+	}
+	if st.records[r.Step] == 0 {
+		st.first[r.Step] = r.Time
+	}
+	st.records[r.Step]++
+	p := st.per[r.Object]
+	if p == nil {
+		p = &[8]span{}
+		st.per[r.Object] = p
+		st.order = append(st.order, r.Object)
+	}
+	if !p[r.Step].seen {
+		p[r.Step] = span{first: r.Time, seen: true}
+	}
+	p[r.Step].last = r.Time
+}
+
+func (st *stepTracker) stats() []StepStat {
 	out := make([]StepStat, 7)
 	for i := range out {
-		out[i] = StepStat{Step: i + 1, Title: StepTitles[i+1]}
-	}
-	for _, r := range recs {
-		if r.Step < 1 || r.Step > 7 {
-			continue
-		}
-		st := &out[r.Step-1]
-		if st.Records == 0 {
-			st.First = r.Time
-		}
-		st.Records++
-		p := per[r.Object]
-		if p == nil {
-			p = &[8]*span{}
-			per[r.Object] = p
-			order = append(order, r.Object)
-		}
-		if p[r.Step] == nil {
-			p[r.Step] = &span{r.Time, r.Time}
-		}
-		p[r.Step].last = r.Time
+		out[i] = StepStat{Step: i + 1, Title: StepTitles[i+1], Records: st.records[i+1], First: st.first[i+1]}
 	}
 	lat := make([][]float64, 8)
-	for _, obj := range order {
-		p := per[obj]
+	for _, obj := range st.order {
+		p := st.per[obj]
 		for s := 1; s <= 7; s++ {
-			if p[s] == nil {
+			if !p[s].seen {
 				continue
 			}
 			from := p[s].first
 			for q := s - 1; q >= 1; q-- {
-				if p[q] != nil {
+				if p[q].seen {
 					from = p[q].last
 					break
 				}
@@ -348,6 +358,17 @@ func stepStats(recs []sim.Record) []StepStat {
 		out[s-1].NumObjects = len(v)
 	}
 	return out
+}
+
+// stepStats computes the step statistics of a list of records.
+func stepStats(recs []sim.Record) []StepStat {
+	var st stepTracker
+	for _, r := range recs {
+		if r.Step >= 1 && r.Step <= 7 {
+			st.add(r)
+		}
+	}
+	return st.stats()
 }
 
 func allocation(f Final) []NodeAlloc {
