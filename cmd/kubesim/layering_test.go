@@ -70,6 +70,9 @@ func banned(rel, imp string) string {
 				return "the model is pure: no I/O"
 			}
 		}
+		if c := componentOf(rel); c != "" && !internal && strings.Contains(strings.Split(imp, "/")[0], ".") && !strings.HasPrefix(imp, "gonum.org/v1/gonum/") {
+			return "a component uses only the standard library, gonum and the shared kubesim packages"
+		}
 		if c := componentOf(rel); c != "" && internal {
 			if componentOf(irel) == c || allowedShared(irel) || (c == "kubelet" && under(irel, "model/runtime")) {
 				return ""
@@ -140,6 +143,7 @@ func TestBannedCatchesViolations(t *testing.T) {
 		{"model/kubelet", "os"},
 		{"results", mod + "/model/cluster"},
 		{"model/proxy", mod + "/results"},
+		{"model/scheduler", "k8s.io/kubernetes/pkg/scheduler"},
 	}
 	for _, c := range cases {
 		if banned(c.rel, c.imp) == "" {
