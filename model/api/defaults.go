@@ -100,8 +100,10 @@ func DefaultPodSpec(s *PodSpec) {
 					c.Ports[j].Protocol = "TCP"
 				}
 			}
-			if c.ReadinessProbe != nil {
-				DefaultProbe(c.ReadinessProbe)
+			for _, pr := range []*Probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
+				if pr != nil {
+					DefaultProbe(pr)
+				}
 			}
 			// A limit without a request defaults the request to the limit
 			// (pkg/apis/core/v1/defaults.go SetDefaults_Pod).

@@ -32,16 +32,24 @@ const (
 	KindReplicaSet
 	KindService
 	KindEndpointSlice
+	KindHorizontalPodAutoscaler
+	KindStorageClass
+	KindPersistentVolume
+	KindPersistentVolumeClaim
+	KindStatefulSet
+	KindPodMetrics
 	numKinds
 )
 
 // NumKinds is the number of kinds, for arrays indexed by Kind.
 const NumKinds = int(numKinds)
 
-var kindNames = [...]string{"Unknown", "Node", "Lease", "Pod", "Deployment", "ReplicaSet", "Service", "EndpointSlice"}
+var kindNames = [...]string{"Unknown", "Node", "Lease", "Pod", "Deployment", "ReplicaSet", "Service", "EndpointSlice",
+	"HorizontalPodAutoscaler", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "StatefulSet", "PodMetrics"}
 
 // resource names as in the REST paths and etcd keys (/registry/<resource>/...).
-var kindResources = [...]string{"unknown", "minions", "leases", "pods", "deployments", "replicasets", "services/specs", "endpointslices"}
+var kindResources = [...]string{"unknown", "minions", "leases", "pods", "deployments", "replicasets", "services/specs", "endpointslices",
+	"horizontalpodautoscalers", "storageclasses", "persistentvolumes", "persistentvolumeclaims", "statefulsets", "podmetrics"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -60,7 +68,9 @@ func (k Kind) Resource() string {
 }
 
 // Namespaced reports whether objects of the kind live in a namespace.
-func (k Kind) Namespaced() bool { return k != KindNode }
+func (k Kind) Namespaced() bool {
+	return k != KindNode && k != KindStorageClass && k != KindPersistentVolume
+}
 
 // Well-known label keys and namespaces.
 const (
@@ -410,6 +420,8 @@ type Container struct {
 	Limits          Resources
 	Ports           []ContainerPort
 	ReadinessProbe  *Probe
+	LivenessProbe   *Probe
+	StartupProbe    *Probe
 }
 
 // PodSpec is a pod's desired state.
@@ -424,6 +436,17 @@ type PodSpec struct {
 	Tolerations                   []Toleration
 	RestartPolicy                 RestartPolicy
 	TerminationGracePeriodSeconds int64
+	// Volumes are the pod's volumes; kubesim models persistentVolumeClaim volumes
+	// (the others need no orchestration).
+	Volumes []Volume
+	// Hostname and Subdomain give a StatefulSet pod its stable DNS name.
+	Hostname, Subdomain string
+}
+
+// Volume is a pod volume backed by a PersistentVolumeClaim.
+type Volume struct {
+	Name      string
+	ClaimName string
 }
 
 // PodPhase is a pod's lifecycle phase.
@@ -551,6 +574,9 @@ func (s *PodSpec) deepCopyInto(out *PodSpec) {
 	if s.Tolerations != nil {
 		out.Tolerations = append([]Toleration(nil), s.Tolerations...)
 	}
+	if s.Volumes != nil {
+		out.Volumes = append([]Volume(nil), s.Volumes...)
+	}
 }
 
 func copyContainers(cs []Container) []Container {
@@ -565,12 +591,19 @@ func copyContainers(cs []Container) []Container {
 		if cs[i].Ports != nil {
 			out[i].Ports = append([]ContainerPort(nil), cs[i].Ports...)
 		}
-		if cs[i].ReadinessProbe != nil {
-			p := *cs[i].ReadinessProbe
-			out[i].ReadinessProbe = &p
-		}
+		out[i].ReadinessProbe = copyProbe(cs[i].ReadinessProbe)
+		out[i].LivenessProbe = copyProbe(cs[i].LivenessProbe)
+		out[i].StartupProbe = copyProbe(cs[i].StartupProbe)
 	}
 	return out
+}
+
+func copyProbe(p *Probe) *Probe {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // Condition returns the pod's condition of type t, or nil.
@@ -798,6 +831,26 @@ type DeploymentSpec struct {
 	MinReadySeconds         int32
 	RevisionHistoryLimit    int32
 	ProgressDeadlineSeconds int32
+	Paused                  bool
+}
+
+// DeploymentConditionType names a Deployment condition.
+type DeploymentConditionType string
+
+// Deployment condition types.
+const (
+	DeploymentAvailable   DeploymentConditionType = "Available"
+	DeploymentProgressing DeploymentConditionType = "Progressing"
+)
+
+// DeploymentCondition is one condition of a Deployment.
+type DeploymentCondition struct {
+	Type               DeploymentConditionType
+	Status             ConditionStatus
+	Reason             string
+	Message            string
+	LastUpdateTime     sim.Time
+	LastTransitionTime sim.Time
 }
 
 // DeploymentStatus is a Deployment's observed state.
@@ -808,6 +861,7 @@ type DeploymentStatus struct {
 	ReadyReplicas       int32
 	AvailableReplicas   int32
 	UnavailableReplicas int32
+	Conditions          []DeploymentCondition
 }
 
 // Deployment manages ReplicaSets.
@@ -831,6 +885,9 @@ func (d *Deployment) DeepCopy() *Deployment {
 	out.Spec.Selector = d.Spec.Selector.DeepCopy()
 	d.Spec.Template.deepCopyInto(&out.Spec.Template)
 	out.Status = d.Status
+	if d.Status.Conditions != nil {
+		out.Status.Conditions = append([]DeploymentCondition(nil), d.Status.Conditions...)
+	}
 	return out
 }
 
@@ -982,4 +1039,303 @@ type Binding struct {
 	PodName      string
 	PodUID       UID
 	Target       NodeName
+}
+
+// ---------------------------------------------------------------------------
+// Autoscaling (autoscaling/v2)
+
+// CrossVersionObjectReference names the object an autoscaler scales.
+type CrossVersionObjectReference struct {
+	Kind Kind // KindDeployment, KindReplicaSet or KindStatefulSet
+	Name string
+}
+
+// MetricTarget is the target value of a resource metric: an average utilization
+// in percent of the pods' requests, or an average value (milli-units for CPU).
+type MetricTarget struct {
+	AverageUtilization *int32
+	AverageValue       *int64
+}
+
+// MetricSpec is one metric an HPA scales on; kubesim models Resource metrics
+// (cpu, memory).
+type MetricSpec struct {
+	Resource string // "cpu" or "memory"
+	Target   MetricTarget
+}
+
+// HPAScalingPolicyType is Pods or Percent.
+type HPAScalingPolicyType string
+
+// Scaling policy types.
+const (
+	PodsScalingPolicy    HPAScalingPolicyType = "Pods"
+	PercentScalingPolicy HPAScalingPolicyType = "Percent"
+)
+
+// HPAScalingPolicy limits a scaling step within a period.
+type HPAScalingPolicy struct {
+	Type          HPAScalingPolicyType
+	Value         int32
+	PeriodSeconds int32
+}
+
+// HPAScalingRules are one direction's behavior.
+type HPAScalingRules struct {
+	StabilizationWindowSeconds *int32
+	SelectPolicy               string // Max (default), Min, Disabled
+	Policies                   []HPAScalingPolicy
+}
+
+// HPABehavior is an HPA's scale-up and scale-down behavior (nil = defaults).
+type HPABehavior struct {
+	ScaleUp, ScaleDown *HPAScalingRules
+}
+
+// HorizontalPodAutoscalerSpec is an HPA's desired state.
+type HorizontalPodAutoscalerSpec struct {
+	ScaleTargetRef CrossVersionObjectReference
+	MinReplicas    int32
+	MaxReplicas    int32
+	Metrics        []MetricSpec
+	Behavior       *HPABehavior
+}
+
+// HorizontalPodAutoscalerStatus is an HPA's observed state.
+type HorizontalPodAutoscalerStatus struct {
+	CurrentReplicas                 int32
+	DesiredReplicas                 int32
+	LastScaleTime                   *sim.Time
+	CurrentCPUUtilizationPercentage *int32
+}
+
+// HorizontalPodAutoscaler scales a workload on observed metrics.
+type HorizontalPodAutoscaler struct {
+	ObjectMeta
+	Spec   HorizontalPodAutoscalerSpec
+	Status HorizontalPodAutoscalerStatus
+}
+
+// Kind implements Object.
+func (*HorizontalPodAutoscaler) Kind() Kind { return KindHorizontalPodAutoscaler }
+
+// DeepCopyObject implements Object.
+func (h *HorizontalPodAutoscaler) DeepCopyObject() Object {
+	out := new(HorizontalPodAutoscaler)
+	h.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Spec = h.Spec
+	out.Spec.Metrics = append([]MetricSpec(nil), h.Spec.Metrics...)
+	if b := h.Spec.Behavior; b != nil {
+		nb := HPABehavior{ScaleUp: copyRules(b.ScaleUp), ScaleDown: copyRules(b.ScaleDown)}
+		out.Spec.Behavior = &nb
+	}
+	out.Status = h.Status
+	if h.Status.LastScaleTime != nil {
+		t := *h.Status.LastScaleTime
+		out.Status.LastScaleTime = &t
+	}
+	if h.Status.CurrentCPUUtilizationPercentage != nil {
+		v := *h.Status.CurrentCPUUtilizationPercentage
+		out.Status.CurrentCPUUtilizationPercentage = &v
+	}
+	return out
+}
+
+func copyRules(r *HPAScalingRules) *HPAScalingRules {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Policies = append([]HPAScalingPolicy(nil), r.Policies...)
+	return &c
+}
+
+// PodMetrics is a pod's resource usage as metrics-server reports it
+// (metrics.k8s.io/v1beta1 PodMetrics): usage averaged over Window, measured at
+// Timestamp.
+type PodMetrics struct {
+	ObjectMeta
+	Timestamp sim.Time
+	Window    sim.Time
+	Usage     Resources // per pod (sum over containers)
+}
+
+// Kind implements Object.
+func (*PodMetrics) Kind() Kind { return KindPodMetrics }
+
+// DeepCopyObject implements Object.
+func (m *PodMetrics) DeepCopyObject() Object {
+	out := new(PodMetrics)
+	*out = *m
+	m.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Usage = m.Usage.Clone()
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Storage
+
+// VolumeBindingMode says when a claim of a class is bound.
+type VolumeBindingMode string
+
+// Binding modes.
+const (
+	VolumeBindingImmediate            VolumeBindingMode = "Immediate"
+	VolumeBindingWaitForFirstConsumer VolumeBindingMode = "WaitForFirstConsumer"
+)
+
+// AccessMode is a volume access mode.
+type AccessMode string
+
+// Access modes.
+const (
+	ReadWriteOnce    AccessMode = "ReadWriteOnce"
+	ReadOnlyMany     AccessMode = "ReadOnlyMany"
+	ReadWriteMany    AccessMode = "ReadWriteMany"
+	ReadWriteOncePod AccessMode = "ReadWriteOncePod"
+)
+
+// StorageClass describes a kind of storage and its provisioner.
+type StorageClass struct {
+	ObjectMeta
+	Provisioner       string
+	ReclaimPolicy     string // Delete (default) or Retain
+	VolumeBindingMode VolumeBindingMode
+	// AllowedZones restricts provisioning to these zones (allowedTopologies on
+	// topology.kubernetes.io/zone); empty = any.
+	AllowedZones []string
+}
+
+// Kind implements Object.
+func (*StorageClass) Kind() Kind { return KindStorageClass }
+
+// DeepCopyObject implements Object.
+func (c *StorageClass) DeepCopyObject() Object {
+	out := new(StorageClass)
+	*out = *c
+	c.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.AllowedZones = append([]string(nil), c.AllowedZones...)
+	return out
+}
+
+// PersistentVolumePhase is a volume's or claim's phase.
+type PersistentVolumePhase string
+
+// Phases.
+const (
+	VolumePending   PersistentVolumePhase = "Pending"
+	VolumeAvailable PersistentVolumePhase = "Available"
+	VolumeBound     PersistentVolumePhase = "Bound"
+	VolumeReleased  PersistentVolumePhase = "Released"
+	VolumeLost      PersistentVolumePhase = "Lost"
+)
+
+// ClaimRef points from a volume to its claim.
+type ClaimRef struct {
+	Namespace, Name string
+	UID             UID
+}
+
+// PersistentVolume is a piece of storage.
+type PersistentVolume struct {
+	ObjectMeta
+	CapacityBytes    int64
+	AccessModes      []AccessMode
+	StorageClassName string
+	ClaimRef         *ClaimRef
+	// Zone is the volume's topology (node affinity on topology.kubernetes.io/zone);
+	// "" = reachable from every node.
+	Zone  string
+	Phase PersistentVolumePhase
+}
+
+// Kind implements Object.
+func (*PersistentVolume) Kind() Kind { return KindPersistentVolume }
+
+// DeepCopyObject implements Object.
+func (v *PersistentVolume) DeepCopyObject() Object {
+	out := new(PersistentVolume)
+	*out = *v
+	v.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.AccessModes = append([]AccessMode(nil), v.AccessModes...)
+	if v.ClaimRef != nil {
+		c := *v.ClaimRef
+		out.ClaimRef = &c
+	}
+	return out
+}
+
+// PersistentVolumeClaim is a request for storage.
+type PersistentVolumeClaim struct {
+	ObjectMeta
+	RequestBytes     int64
+	AccessModes      []AccessMode
+	StorageClassName string
+	VolumeName       string // set when bound
+	Phase            PersistentVolumePhase
+}
+
+// Kind implements Object.
+func (*PersistentVolumeClaim) Kind() Kind { return KindPersistentVolumeClaim }
+
+// DeepCopyObject implements Object.
+func (c *PersistentVolumeClaim) DeepCopyObject() Object {
+	out := new(PersistentVolumeClaim)
+	*out = *c
+	c.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.AccessModes = append([]AccessMode(nil), c.AccessModes...)
+	return out
+}
+
+// Annotations of the storage flow (upstream names).
+const (
+	AnnSelectedNode       = "volume.kubernetes.io/selected-node"
+	AnnStorageProvisioner = "volume.kubernetes.io/storage-provisioner"
+	AnnBoundByController  = "pv.kubernetes.io/bound-by-controller"
+)
+
+// StatefulSetSpec is a StatefulSet's desired state.
+type StatefulSetSpec struct {
+	Replicas             int32
+	Selector             *LabelSelector
+	Template             PodTemplateSpec
+	ServiceName          string
+	VolumeClaimTemplates []PersistentVolumeClaim
+	PodManagementPolicy  string // OrderedReady (default) or Parallel
+	MinReadySeconds      int32
+}
+
+// StatefulSetStatus is a StatefulSet's observed state.
+type StatefulSetStatus struct {
+	ObservedGeneration int64
+	Replicas           int32
+	ReadyReplicas      int32
+	AvailableReplicas  int32
+	CurrentReplicas    int32
+	UpdatedReplicas    int32
+}
+
+// StatefulSet runs pods with stable names and their own volumes.
+type StatefulSet struct {
+	ObjectMeta
+	Spec   StatefulSetSpec
+	Status StatefulSetStatus
+}
+
+// Kind implements Object.
+func (*StatefulSet) Kind() Kind { return KindStatefulSet }
+
+// DeepCopyObject implements Object.
+func (s *StatefulSet) DeepCopyObject() Object {
+	out := new(StatefulSet)
+	s.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Spec = s.Spec
+	out.Spec.Selector = s.Spec.Selector.DeepCopy()
+	s.Spec.Template.deepCopyInto(&out.Spec.Template)
+	out.Spec.VolumeClaimTemplates = make([]PersistentVolumeClaim, len(s.Spec.VolumeClaimTemplates))
+	for i := range s.Spec.VolumeClaimTemplates {
+		out.Spec.VolumeClaimTemplates[i] = *s.Spec.VolumeClaimTemplates[i].DeepCopyObject().(*PersistentVolumeClaim)
+	}
+	out.Status = s.Status
+	return out
 }

@@ -268,6 +268,36 @@ func (s *Server) prepareCreate(obj api.Object) error {
 		if o.Spec.Replicas < 0 {
 			return errorf(ReasonInvalid, "%s: spec.replicas must not be negative", api.Ref(o))
 		}
+	case *api.StatefulSet:
+		api.DefaultPodSpec(&o.Spec.Template.Spec)
+		if o.Spec.Replicas < 0 {
+			return errorf(ReasonInvalid, "%s: spec.replicas must not be negative", api.Ref(o))
+		}
+		if o.Spec.PodManagementPolicy == "" {
+			o.Spec.PodManagementPolicy = "OrderedReady"
+		}
+	case *api.HorizontalPodAutoscaler:
+		if o.Spec.MinReplicas == 0 {
+			o.Spec.MinReplicas = 1 // autoscaling/v2 default
+		}
+		if o.Spec.MaxReplicas < o.Spec.MinReplicas {
+			return errorf(ReasonInvalid, "%s: spec.maxReplicas must be at least minReplicas", api.Ref(o))
+		}
+	case *api.StorageClass:
+		if o.VolumeBindingMode == "" {
+			o.VolumeBindingMode = api.VolumeBindingImmediate // pkg/apis/storage/v1/defaults.go
+		}
+		if o.ReclaimPolicy == "" {
+			o.ReclaimPolicy = "Delete"
+		}
+	case *api.PersistentVolumeClaim:
+		if o.Phase == "" {
+			o.Phase = api.VolumePending
+		}
+	case *api.PersistentVolume:
+		if o.Phase == "" {
+			o.Phase = api.VolumePending
+		}
 	case *api.Service:
 		api.DefaultServiceSpec(&o.Spec)
 		if err := api.ValidateServiceSpec(&o.Spec); err != nil {
@@ -306,6 +336,13 @@ func prepareUpdate(obj, cur api.Object) error {
 		if o.Spec.Replicas < 0 {
 			return errorf(ReasonInvalid, "%s: spec.replicas must not be negative", api.Ref(o))
 		}
+	case *api.StatefulSet:
+		if !reflect.DeepEqual(o.Spec, cur.(*api.StatefulSet).Spec) {
+			m.Generation++
+		}
+		if o.Spec.Replicas < 0 {
+			return errorf(ReasonInvalid, "%s: spec.replicas must not be negative", api.Ref(o))
+		}
 	case *api.Pod:
 		cp := cur.(*api.Pod)
 		if cp.Spec.NodeName != "" && o.Spec.NodeName != cp.Spec.NodeName {
@@ -327,6 +364,14 @@ func copyStatus(obj, cur api.Object) api.Object {
 		o.Status = obj.(*api.Deployment).Status
 	case *api.ReplicaSet:
 		o.Status = obj.(*api.ReplicaSet).Status
+	case *api.StatefulSet:
+		o.Status = obj.(*api.StatefulSet).Status
+	case *api.HorizontalPodAutoscaler:
+		o.Status = obj.(*api.HorizontalPodAutoscaler).DeepCopyObject().(*api.HorizontalPodAutoscaler).Status
+	case *api.PersistentVolume:
+		o.Phase = obj.(*api.PersistentVolume).Phase
+	case *api.PersistentVolumeClaim:
+		o.Phase = obj.(*api.PersistentVolumeClaim).Phase
 	default:
 		return obj
 	}

@@ -28,6 +28,7 @@ package deployment
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -734,7 +735,7 @@ func (r *run) status() {
 	if ds.written && d.ResourceVersion <= ds.writtenRV {
 		prev = ds.status
 	}
-	if st == prev {
+	if reflect.DeepEqual(st, prev) {
 		r.finish(nil)
 		return
 	}

@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,7 +204,7 @@ func TestCreateDeploymentMakesReplicaSet(t *testing.T) {
 		}
 	}
 	want := api.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
-	if d.Status != want {
+	if !reflect.DeepEqual(d.Status, want) {
 		t.Fatalf("status %+v, want %+v", d.Status, want)
 	}
 	created := e.rec.find(Component, 2, "create-replicaset")

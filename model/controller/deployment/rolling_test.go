@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"testing"
 
@@ -265,7 +266,7 @@ func TestCalculateStatus(t *testing.T) {
 	n.rs.Status.ReadyReplicas = 2
 	st := calculateStatus(d, []*rsPlan{old, n}, n)
 	want := api.DeploymentStatus{ObservedGeneration: 4, Replicas: 4, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3, UnavailableReplicas: 1}
-	if st != want {
+	if !reflect.DeepEqual(st, want) {
 		t.Fatalf("status = %+v, want %+v", st, want)
 	}
 	if complete(d, &st) {

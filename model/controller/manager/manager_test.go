@@ -2,6 +2,7 @@ package manager
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -194,7 +195,7 @@ func TestNginxFlow(t *testing.T) {
 
 	d := e.list(api.KindDeployment)[0].(*api.Deployment)
 	want := api.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
-	if d.Status != want {
+	if !reflect.DeepEqual(d.Status, want) {
 		t.Fatalf("deployment status = %+v, want %+v", d.Status, want)
 	}
 	if got := e.rec.find(deployment.Component, 7, "status"); len(got) != 1 || !strings.Contains(got[0].Detail, "desired state reached: 3/3 replicas available") {
