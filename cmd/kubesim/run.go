@@ -179,7 +179,11 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 	if err != nil {
 		return &inputError{fmt.Errorf("scenario %s: %w", sc.Name, err)}
 	}
-	cl.Run(sim.Time(until))
+	if err := cl.Run(sim.Time(until)); err != nil {
+		// An invariant broke: the run is stopped and its partial results are not
+		// written, so no output suggests a valid run.
+		return fmt.Errorf("scenario %s, seed %d: %w", sc.Name, seed, err)
+	}
 	final := results.Final{Nodes: cl.Nodes(), Pods: cl.Pods(), Deployments: cl.Deployments()}
 	for i, g := range cl.Traffic {
 		st := g.Stats()

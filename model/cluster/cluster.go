@@ -53,6 +53,7 @@ type Cluster struct {
 	sc       *scenario.Scenario
 	tel      sim.Telemetry
 	observer *observer
+	inv      *invariants
 }
 
 // Build creates every component of the scenario's cluster and schedules the
@@ -267,6 +268,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		every = time.Second
 	}
 	c.observer = newObserver(c, every)
+	c.inv = newInvariants(c)
 	return c, nil
 }
 
@@ -305,10 +307,15 @@ func (c *Cluster) scheduleWorkload() error {
 	return nil
 }
 
-// Run runs the cluster until virtual time until.
-func (c *Cluster) Run(until sim.Time) {
+// Run runs the cluster until virtual time until. It stops early, and returns the
+// *Violation, when an invariant breaks.
+func (c *Cluster) Run(until sim.Time) error {
 	c.Eng.RunUntil(until)
 	c.observer.sample()
+	if v := c.Violation(); v != nil {
+		return v
+	}
+	return nil
 }
 
 // Scenario returns the scenario the cluster was built from.

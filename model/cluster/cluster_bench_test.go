@@ -55,7 +55,9 @@ func runToReady(tb testing.TB, sc *scenario.Scenario, pods int) sim.Time {
 		tb.Fatal(err)
 	}
 	for t := sim.Time(0); t < sim.Time(sc.Duration.D()); t += sim.Time(5 * time.Second) {
-		c.Run(t + sim.Time(5*time.Second))
+		if err := c.Run(t + sim.Time(5*time.Second)); err != nil {
+			tb.Fatal(err)
+		}
 		ready := 0
 		for _, d := range c.Deployments() {
 			ready += int(d.Status.ReadyReplicas)
@@ -81,7 +83,9 @@ func BenchmarkNginx(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c.Run(sim.Time(sc.Duration.D()))
+		if err := c.Run(sim.Time(sc.Duration.D())); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -45,7 +45,9 @@ func TestNginxFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Run(sim.Time(sc.Duration.D()))
+	if err := c.Run(sim.Time(sc.Duration.D())); err != nil {
+		t.Fatal(err)
+	}
 
 	// 3 of 3 replicas ready, one per node (the default scores spread identical pods).
 	ds := c.Deployments()
@@ -135,7 +137,9 @@ func TestSameSeedSameTraceOtherSeedOtherTimings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Run(sim.Time(30 * time.Second))
+		if err := c.Run(sim.Time(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		var b strings.Builder
 		for _, r := range rec.recs {
 			fmt.Fprintf(&b, "%d|%d|%s|%s|%s|%s\n", r.Time, r.Step, r.Component, r.Action, r.Object, r.Detail)
@@ -170,9 +174,13 @@ cluster:
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Run(sim.Time(20 * time.Second)) // registration done, a first renewal
+	if err := c.Run(sim.Time(20 * time.Second)); err != nil { // registration done, a first renewal
+		t.Fatal(err)
+	}
 	before := c.Eng.Fired()
-	c.Run(sim.Time(80 * time.Second))
+	if err := c.Run(sim.Time(80 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	renewals := 2000 * 6 // 60 s at one renewal per 10 s
 	perRenewal := float64(c.Eng.Fired()-before) / float64(renewals)
 	if perRenewal > 12 {
@@ -180,5 +188,28 @@ cluster:
 	}
 	if perRenewal < 1 {
 		t.Fatalf("%.2f events per renewal: the kubelets are not renewing their leases", perRenewal)
+	}
+}
+
+// TestInvariantViolationStopsTheRun: a pod written straight to the apiserver with a
+// node name, bypassing the scheduler, over-commits its node; the run stops there.
+func TestInvariantViolationStopsTheRun(t *testing.T) {
+	sc := nginx(t)
+	c, err := Build(sc, Options{Seed: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := c.API.Client("rogue", 0, 0)
+	c.Eng.At(sim.Time(2*time.Second), func() {
+		cl.Create(&api.Pod{ObjectMeta: api.ObjectMeta{Name: "huge"}, Spec: api.PodSpec{NodeName: "node-1",
+			Containers: []api.Container{{Name: "c", Image: "nginx:1.27", Requests: api.Resources{MilliCPU: 64000}}}}}, nil)
+	})
+	err = c.Run(sim.Time(sc.Duration.D()))
+	v, ok := err.(*Violation)
+	if !ok || v.Invariant != "no node holds more than it can fit" || v.Object != "node/node-1" {
+		t.Fatalf("err = %v, want an over-commit violation on node-1", err)
+	}
+	if c.Eng.Now() > sim.Time(3*time.Second) {
+		t.Fatalf("the run went on to %v after the violation", c.Eng.Now())
 	}
 }
