@@ -28,6 +28,11 @@ type Scenario struct {
 	Cluster     Cluster  `yaml:"cluster"`
 	Images      []Image  `yaml:"images"`
 	Workload    Workload `yaml:"workload"`
+	Faults      []Fault  `yaml:"faults"`
+	Actions     []Action `yaml:"actions"`
+	// Expect lists outcomes the run must show; `kubesim run` checks them and exits
+	// 1 when one fails (the built-in scenarios' assertions).
+	Expect []Expectation `yaml:"expect"`
 
 	file  string
 	lines map[string]int // field path -> line
@@ -43,6 +48,54 @@ type Cluster struct {
 	Runtime           Runtime           `yaml:"runtime"`
 	Proxy             Proxy             `yaml:"proxy"`
 	Nodes             []NodePool        `yaml:"nodes"`
+	NodeLifecycle     NodeLifecycle     `yaml:"nodeLifecycle"`
+	// NodeGroups are the cluster autoscaler's groups; nodes it adds come from them.
+	NodeGroups []NodeGroup `yaml:"nodeGroups"`
+	// ClusterAutoscaler overrides the cluster autoscaler's defaults (it runs only
+	// when nodeGroups are given).
+	ClusterAutoscaler ClusterAutoscaler `yaml:"clusterAutoscaler"`
+	// DNS enables the CoreDNS model (clients of traffic with a host resolve it).
+	DNS *DNS `yaml:"dns"`
+}
+
+// NodeLifecycle overrides the node lifecycle controller's defaults.
+type NodeLifecycle struct {
+	MonitorPeriod             *Duration `yaml:"monitorPeriod"`
+	GracePeriod               *Duration `yaml:"gracePeriod"`
+	StartupGracePeriod        *Duration `yaml:"startupGracePeriod"`
+	EvictionRate              *float64  `yaml:"evictionRate"`
+	SecondaryEvictionRate     *float64  `yaml:"secondaryEvictionRate"`
+	UnhealthyZoneThreshold    *float64  `yaml:"unhealthyZoneThreshold"`
+	LargeClusterSizeThreshold *int      `yaml:"largeClusterSizeThreshold"`
+}
+
+// NodeGroup is a cluster-autoscaler node group: an instance type with bounds and a cost.
+type NodeGroup struct {
+	Name           string            `yaml:"name"`
+	Min            int               `yaml:"min"`
+	Max            int               `yaml:"max"`
+	CPU            Quantity          `yaml:"cpu"`
+	Memory         Quantity          `yaml:"memory"`
+	Pods           *int64            `yaml:"pods"`
+	CostPerHour    float64           `yaml:"costPerHour"`
+	Zone           string            `yaml:"zone"`
+	Labels         map[string]string `yaml:"labels"`
+	ProvisionDelay *Dist             `yaml:"provisionDelay"`
+}
+
+// ClusterAutoscaler overrides the cluster autoscaler's defaults.
+type ClusterAutoscaler struct {
+	ScanInterval                  *Duration `yaml:"scanInterval"`
+	ScaleDownDelayAfterAdd        *Duration `yaml:"scaleDownDelayAfterAdd"`
+	ScaleDownUnneededTime         *Duration `yaml:"scaleDownUnneededTime"`
+	ScaleDownUtilizationThreshold *float64  `yaml:"scaleDownUtilizationThreshold"`
+	Expander                      string    `yaml:"expander"`
+}
+
+// DNS configures the CoreDNS model.
+type DNS struct {
+	TTL          *Duration `yaml:"ttl"`
+	QueryLatency *Dist     `yaml:"queryLatency"`
 }
 
 // Etcd overrides the etcd model's defaults.
@@ -151,9 +204,126 @@ type Serve struct {
 
 // Workload is what the users submit.
 type Workload struct {
-	Deployments []Deployment `yaml:"deployments"`
-	Services    []Service    `yaml:"services"`
-	Traffic     []Traffic    `yaml:"traffic"`
+	Deployments  []Deployment   `yaml:"deployments"`
+	StatefulSets []StatefulSet  `yaml:"statefulSets"`
+	Services     []Service      `yaml:"services"`
+	Traffic      []Traffic      `yaml:"traffic"`
+	HPAs         []HPA          `yaml:"horizontalPodAutoscalers"`
+	Storage      []StorageClass `yaml:"storageClasses"`
+}
+
+// StatefulSet is an apps/v1 StatefulSet, written compactly like Deployment.
+type StatefulSet struct {
+	Name                 string            `yaml:"name"`
+	Namespace            string            `yaml:"namespace"`
+	At                   Duration          `yaml:"at"`
+	Replicas             *int32            `yaml:"replicas"`
+	Labels               map[string]string `yaml:"labels"`
+	ServiceName          string            `yaml:"serviceName"`
+	PodManagementPolicy  string            `yaml:"podManagementPolicy"`
+	Containers           []Container       `yaml:"containers"`
+	VolumeClaimTemplates []ClaimTemplate   `yaml:"volumeClaimTemplates"`
+}
+
+// ClaimTemplate is a StatefulSet volume claim template.
+type ClaimTemplate struct {
+	Name         string   `yaml:"name"`
+	Size         Quantity `yaml:"size"`
+	StorageClass string   `yaml:"storageClass"`
+	AccessMode   string   `yaml:"accessMode"` // ReadWriteOnce (default)
+	MountPath    string   `yaml:"mountPath"`
+}
+
+// StorageClass is a storage.k8s.io/v1 StorageClass with its modeled provisioner.
+type StorageClass struct {
+	Name             string   `yaml:"name"`
+	Provisioner      string   `yaml:"provisioner"`
+	BindingMode      string   `yaml:"bindingMode"` // Immediate (default), WaitForFirstConsumer
+	Zones            []string `yaml:"zones"`
+	ProvisionLatency *Dist    `yaml:"provisionLatency"`
+	AttachLatency    *Dist    `yaml:"attachLatency"`
+	MountLatency     *Dist    `yaml:"mountLatency"`
+}
+
+// HPA is an autoscaling/v2 HorizontalPodAutoscaler on CPU utilization.
+type HPA struct {
+	Name           string       `yaml:"name"`
+	Namespace      string       `yaml:"namespace"`
+	At             Duration     `yaml:"at"`
+	Deployment     string       `yaml:"deployment"`
+	MinReplicas    int32        `yaml:"minReplicas"`
+	MaxReplicas    int32        `yaml:"maxReplicas"`
+	CPUUtilization int32        `yaml:"cpuUtilization"` // target average utilization, percent of requests
+	Behavior       *HPABehavior `yaml:"behavior"`
+}
+
+// HPABehavior sets scale-up and scale-down rules (absent = the defaults).
+type HPABehavior struct {
+	ScaleUp   *HPARules `yaml:"scaleUp"`
+	ScaleDown *HPARules `yaml:"scaleDown"`
+}
+
+// HPARules is one direction's rules.
+type HPARules struct {
+	StabilizationWindowSeconds *int32      `yaml:"stabilizationWindowSeconds"`
+	SelectPolicy               string      `yaml:"selectPolicy"`
+	Policies                   []HPAPolicy `yaml:"policies"`
+}
+
+// HPAPolicy is a scaling policy.
+type HPAPolicy struct {
+	Type          string `yaml:"type"` // Pods or Percent
+	Value         int32  `yaml:"value"`
+	PeriodSeconds int32  `yaml:"periodSeconds"`
+}
+
+// Fault is a failure injected into the run: at a time, periodically, or as a seeded
+// random process, against targets chosen by name, label, zone or a random k of n.
+type Fault struct {
+	Name     string            `yaml:"name"`
+	Kind     string            `yaml:"kind"`
+	At       Duration          `yaml:"at"`
+	Every    Duration          `yaml:"every"`    // repeat period (0 = once)
+	Count    int               `yaml:"count"`    // repetitions (0 = once, or unbounded with every/mtbf until the run ends)
+	Duration *Duration         `yaml:"duration"` // time to repair (absent = never repaired)
+	MTBF     *Dist             `yaml:"mtbf"`     // random process: time between failures
+	MTTR     *Dist             `yaml:"mttr"`     // random process: time to repair
+	Target   FaultTarget       `yaml:"target"`
+	Params   map[string]string `yaml:"params"`
+}
+
+// FaultTarget selects what a fault hits.
+type FaultTarget struct {
+	Nodes     []string          `yaml:"nodes"`
+	Labels    map[string]string `yaml:"labels"`
+	Zone      string            `yaml:"zone"`
+	RandomK   int               `yaml:"randomK"`
+	Pods      map[string]string `yaml:"pods"` // pod label selector, for container faults
+	Container string            `yaml:"container"`
+	Image     string            `yaml:"image"`
+}
+
+// Action is something a user does at a time (kubectl): scale a Deployment, set its
+// image, roll it back, or delete a pod.
+type Action struct {
+	At         Duration `yaml:"at"`
+	Kind       string   `yaml:"kind"` // scale, set-image, rollback, delete-pod
+	Deployment string   `yaml:"deployment"`
+	Namespace  string   `yaml:"namespace"`
+	Replicas   *int32   `yaml:"replicas"`
+	Container  string   `yaml:"container"`
+	Image      string   `yaml:"image"`
+	ToRevision int64    `yaml:"toRevision"` // rollback: 0 = the previous revision
+	Pod        string   `yaml:"pod"`
+}
+
+// Expectation is an outcome the run must show: a summary key compared with a value.
+type Expectation struct {
+	Key   string   `yaml:"key"`
+	Min   *float64 `yaml:"min"`
+	Max   *float64 `yaml:"max"`
+	Equal *float64 `yaml:"equal"`
+	Why   string   `yaml:"why"`
 }
 
 // Deployment is an apps/v1 Deployment, written compactly: Labels are both the pod
@@ -240,13 +410,16 @@ type ServicePort struct {
 
 // Traffic is a stream of client requests to a Service.
 type Traffic struct {
-	Name           string    `yaml:"name"`
-	Service        string    `yaml:"service"` // "name" or "namespace/name"
-	Port           int32     `yaml:"port"`
-	Rate           float64   `yaml:"rate"` // requests per second (Poisson)
-	Start          Duration  `yaml:"start"`
-	Duration       Duration  `yaml:"duration"`
-	From           []string  `yaml:"from"` // client nodes; empty = every node
+	Name     string   `yaml:"name"`
+	Service  string   `yaml:"service"` // "name" or "namespace/name"
+	Port     int32    `yaml:"port"`
+	Rate     float64  `yaml:"rate"` // requests per second (Poisson)
+	Start    Duration `yaml:"start"`
+	Duration Duration `yaml:"duration"`
+	From     []string `yaml:"from"` // client nodes; empty = every node
+	// Host, when set, is the name clients resolve through cluster DNS before each
+	// connection (for example nginx.default.svc.cluster.local); needs cluster.dns.
+	Host           string    `yaml:"host"`
 	NetworkLatency *Dist     `yaml:"networkLatency"`
 	Timeout        *Duration `yaml:"timeout"`
 }

@@ -364,10 +364,262 @@ func (s *Scenario) validate() error {
 			add(s.errAt(path+".timeout", "must be positive, got %v", tr.Timeout.D()))
 		}
 	}
+	s.validateCapabilities(add, checkDist, nonNeg, nodeSet)
 	if len(errs) > 0 {
 		return errs[0] // the first problem, in file order of the checks
 	}
 	return nil
+}
+
+// Known fault kinds and action kinds. The fault kinds must match the fault
+// registry's built-in names (a test checks that they do).
+var (
+	FaultKinds  = []string{"apiserver-outage", "container-crash", "etcd-leader-loss", "etcd-member-loss", "image-pull-failure", "kubelet-stop", "node-crash", "node-partition", "oom-kill", "slow-etcd-disk", "zone-outage"}
+	ActionKinds = []string{"delete-pod", "rollback", "scale", "set-image"}
+)
+
+func (s *Scenario) validateCapabilities(add func(error), checkDist func(string, *Dist) error, nonNeg func(string, *Duration) error, nodeSet map[string]bool) {
+	c := &s.Cluster
+	nl := &c.NodeLifecycle
+	add(nonNeg("cluster.nodeLifecycle.monitorPeriod", nl.MonitorPeriod))
+	add(nonNeg("cluster.nodeLifecycle.gracePeriod", nl.GracePeriod))
+	add(nonNeg("cluster.nodeLifecycle.startupGracePeriod", nl.StartupGracePeriod))
+	for _, r := range []struct {
+		path string
+		v    *float64
+		max  float64
+	}{{"cluster.nodeLifecycle.evictionRate", nl.EvictionRate, 1e9}, {"cluster.nodeLifecycle.secondaryEvictionRate", nl.SecondaryEvictionRate, 1e9},
+		{"cluster.nodeLifecycle.unhealthyZoneThreshold", nl.UnhealthyZoneThreshold, 1}} {
+		if r.v != nil && (*r.v < 0 || *r.v > r.max) {
+			add(s.errAt(r.path, "must be in 0..%g, got %g", r.max, *r.v))
+		}
+	}
+	groups := map[string]bool{}
+	for i := range c.NodeGroups {
+		g := &c.NodeGroups[i]
+		path := fmt.Sprintf("cluster.nodeGroups[%d]", i)
+		if !dns1123.MatchString(g.Name) {
+			add(s.errAt(path+".name", "%q is not a valid name", g.Name))
+		}
+		if groups[g.Name] {
+			add(s.errAt(path+".name", "node group %q is defined twice", g.Name))
+		}
+		groups[g.Name] = true
+		if g.Min < 0 || g.Max < g.Min || g.Max > 10000 {
+			add(s.errAt(path+".max", "need 0 <= min <= max <= 10000, got min %d max %d", g.Min, g.Max))
+		}
+		if !g.CPU.Set || g.CPU.Milli() <= 0 {
+			add(s.errAt(path+".cpu", "a positive CPU capacity is required"))
+		}
+		if !g.Memory.Set || g.Memory.Value() <= 0 {
+			add(s.errAt(path+".memory", "a positive memory capacity is required"))
+		}
+		if g.CostPerHour < 0 {
+			add(s.errAt(path+".costPerHour", "must not be negative"))
+		}
+		add(checkDist(path+".provisionDelay", g.ProvisionDelay))
+	}
+	ca := &c.ClusterAutoscaler
+	add(nonNeg("cluster.clusterAutoscaler.scanInterval", ca.ScanInterval))
+	add(nonNeg("cluster.clusterAutoscaler.scaleDownDelayAfterAdd", ca.ScaleDownDelayAfterAdd))
+	add(nonNeg("cluster.clusterAutoscaler.scaleDownUnneededTime", ca.ScaleDownUnneededTime))
+	if t := ca.ScaleDownUtilizationThreshold; t != nil && (*t < 0 || *t > 1) {
+		add(s.errAt("cluster.clusterAutoscaler.scaleDownUtilizationThreshold", "must be in 0..1, got %g", *t))
+	}
+	switch ca.Expander {
+	case "", "random", "least-waste", "most-pods", "price":
+	default:
+		add(s.errAt("cluster.clusterAutoscaler.expander", "unknown expander %q (random, least-waste, most-pods, price)", ca.Expander))
+	}
+	if d := c.DNS; d != nil {
+		add(nonNeg("cluster.dns.ttl", d.TTL))
+		add(checkDist("cluster.dns.queryLatency", d.QueryLatency))
+	}
+
+	classes := map[string]bool{}
+	for i := range s.Workload.Storage {
+		sc := &s.Workload.Storage[i]
+		path := fmt.Sprintf("workload.storageClasses[%d]", i)
+		if !dns1123.MatchString(sc.Name) {
+			add(s.errAt(path+".name", "%q is not a valid name", sc.Name))
+		}
+		classes[sc.Name] = true
+		switch sc.BindingMode {
+		case "", "Immediate", "WaitForFirstConsumer":
+		default:
+			add(s.errAt(path+".bindingMode", "unknown binding mode %q (Immediate, WaitForFirstConsumer)", sc.BindingMode))
+		}
+		add(checkDist(path+".provisionLatency", sc.ProvisionLatency))
+		add(checkDist(path+".attachLatency", sc.AttachLatency))
+		add(checkDist(path+".mountLatency", sc.MountLatency))
+	}
+	for i := range s.Workload.StatefulSets {
+		st := &s.Workload.StatefulSets[i]
+		path := fmt.Sprintf("workload.statefulSets[%d]", i)
+		if !dns1123.MatchString(st.Name) {
+			add(s.errAt(path+".name", "%q is not a valid name", st.Name))
+		}
+		if st.Namespace == "" {
+			st.Namespace = api.NamespaceDefault
+		}
+		if st.Replicas == nil {
+			one := int32(1)
+			st.Replicas = &one
+		} else if *st.Replicas < 0 {
+			add(s.errAt(path+".replicas", "must be greater than or equal to 0, got %d", *st.Replicas))
+		}
+		if len(st.Labels) == 0 {
+			add(s.errAt(path+".labels", "at least one label is required (it is the StatefulSet's selector)"))
+		}
+		if len(st.Containers) == 0 {
+			add(s.errAt(path+".containers", "at least one container is required"))
+		}
+		switch st.PodManagementPolicy {
+		case "", "OrderedReady", "Parallel":
+		default:
+			add(s.errAt(path+".podManagementPolicy", "unknown policy %q (OrderedReady, Parallel)", st.PodManagementPolicy))
+		}
+		for j, vt := range st.VolumeClaimTemplates {
+			vp := fmt.Sprintf("%s.volumeClaimTemplates[%d]", path, j)
+			if vt.Name == "" {
+				add(s.errAt(vp+".name", "required"))
+			}
+			if !vt.Size.Set || vt.Size.Value() <= 0 {
+				add(s.errAt(vp+".size", "a positive size is required (for example 1Gi)"))
+			}
+			if vt.StorageClass != "" && !classes[vt.StorageClass] {
+				add(s.errAt(vp+".storageClass", "no storage class %q in workload.storageClasses", vt.StorageClass))
+			}
+			switch vt.AccessMode {
+			case "", "ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany":
+			default:
+				add(s.errAt(vp+".accessMode", "unknown access mode %q", vt.AccessMode))
+			}
+		}
+	}
+	deploys := map[string]bool{}
+	for _, d := range s.Workload.Deployments {
+		deploys[d.Namespace+"/"+d.Name] = true
+	}
+	for i := range s.Workload.HPAs {
+		h := &s.Workload.HPAs[i]
+		path := fmt.Sprintf("workload.horizontalPodAutoscalers[%d]", i)
+		if h.Namespace == "" {
+			h.Namespace = api.NamespaceDefault
+		}
+		if h.Name == "" {
+			h.Name = h.Deployment
+		}
+		if !deploys[h.Namespace+"/"+h.Deployment] {
+			add(s.errAt(path+".deployment", "no deployment %s/%s in workload.deployments", h.Namespace, h.Deployment))
+		}
+		if h.MinReplicas == 0 {
+			h.MinReplicas = 1
+		}
+		if h.MinReplicas < 1 || h.MaxReplicas < h.MinReplicas {
+			add(s.errAt(path+".maxReplicas", "need 1 <= minReplicas <= maxReplicas, got %d and %d", h.MinReplicas, h.MaxReplicas))
+		}
+		if h.CPUUtilization == 0 {
+			h.CPUUtilization = 80 // autoscaling/v2 default target when no metric is given
+		}
+		if h.CPUUtilization < 1 {
+			add(s.errAt(path+".cpuUtilization", "must be a positive percentage, got %d", h.CPUUtilization))
+		}
+		if b := h.Behavior; b != nil {
+			for _, r := range []*HPARules{b.ScaleUp, b.ScaleDown} {
+				if r == nil {
+					continue
+				}
+				for _, p := range r.Policies {
+					if (p.Type != "Pods" && p.Type != "Percent") || p.Value <= 0 || p.PeriodSeconds <= 0 || p.PeriodSeconds > 1800 {
+						add(s.errAt(path+".behavior", "a policy needs type Pods or Percent, a positive value and periodSeconds in 1..1800"))
+					}
+				}
+			}
+		}
+	}
+	names := map[string]bool{}
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		path := fmt.Sprintf("faults[%d]", i)
+		if f.Name == "" {
+			f.Name = fmt.Sprintf("%s-%d", f.Kind, i+1)
+		}
+		if names[f.Name] {
+			add(s.errAt(path+".name", "fault %q is defined twice", f.Name))
+		}
+		names[f.Name] = true
+		if !contains(FaultKinds, f.Kind) && !strings.HasPrefix(f.Kind, "custom:") {
+			add(s.errAt(path+".kind", "unknown fault kind %q (known: %s)", f.Kind, strings.Join(FaultKinds, ", ")))
+		}
+		add(nonNeg(path+".at", &f.At))
+		add(nonNeg(path+".every", &f.Every))
+		add(nonNeg(path+".duration", f.Duration))
+		if f.Count < 0 {
+			add(s.errAt(path+".count", "must not be negative"))
+		}
+		add(checkDist(path+".mtbf", f.MTBF))
+		add(checkDist(path+".mttr", f.MTTR))
+		for j, n := range f.Target.Nodes {
+			if !nodeSet[n] {
+				add(s.errAt(fmt.Sprintf("%s.target.nodes[%d]", path, j), "no node %q in cluster.nodes", n))
+			}
+		}
+		if f.Target.RandomK < 0 {
+			add(s.errAt(path+".target.randomK", "must not be negative"))
+		}
+	}
+	for i := range s.Actions {
+		a := &s.Actions[i]
+		path := fmt.Sprintf("actions[%d]", i)
+		if a.Namespace == "" {
+			a.Namespace = api.NamespaceDefault
+		}
+		if !contains(ActionKinds, a.Kind) {
+			add(s.errAt(path+".kind", "unknown action %q (known: %s)", a.Kind, strings.Join(ActionKinds, ", ")))
+			continue
+		}
+		add(nonNeg(path+".at", &a.At))
+		if a.Kind != "delete-pod" && !deploys[a.Namespace+"/"+a.Deployment] {
+			add(s.errAt(path+".deployment", "no deployment %s/%s in workload.deployments", a.Namespace, a.Deployment))
+		}
+		switch a.Kind {
+		case "scale":
+			if a.Replicas == nil || *a.Replicas < 0 {
+				add(s.errAt(path+".replicas", "scale needs replicas >= 0"))
+			}
+		case "set-image":
+			if a.Image == "" {
+				add(s.errAt(path+".image", "set-image needs an image"))
+			}
+		case "rollback":
+			if a.ToRevision < 0 {
+				add(s.errAt(path+".toRevision", "must not be negative (0 = the previous revision)"))
+			}
+		case "delete-pod":
+			if a.Pod == "" {
+				add(s.errAt(path+".pod", "delete-pod needs a pod name"))
+			}
+		}
+	}
+	for i, e := range s.Expect {
+		path := fmt.Sprintf("expect[%d]", i)
+		if e.Key == "" {
+			add(s.errAt(path+".key", "required (a summary.json key)"))
+		}
+		if e.Min == nil && e.Max == nil && e.Equal == nil {
+			add(s.errAt(path, "give min, max or equal"))
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func checkEffect(e string, emptyOK bool) error {
