@@ -8,14 +8,30 @@
 // new and old ReplicaSets by the RollingUpdate or Recreate rules, handles scaling
 // events proportionally, deletes old ReplicaSets beyond revisionHistoryLimit, and
 // writes the Deployment status (replicas, updated, ready, available, unavailable,
-// observedGeneration) through the /status subresource.
+// observedGeneration, and the Available and Progressing conditions) through the
+// /status subresource.
+//
+// Rollouts (reference §3.1; progress.go, sync.go): the Progressing condition goes
+// NewReplicaSetCreated (or FoundNewReplicaSet) → ReplicaSetUpdated on every sign of
+// progress (its lastUpdateTime refreshed) → NewReplicaSetAvailable when complete,
+// or False/ProgressDeadlineExceeded once progressDeadlineSeconds pass without
+// progress (the Deployment is requeued for that moment, plus the second upstream
+// adds; a status only, never an automatic rollback). A paused Deployment
+// (spec.paused) makes no rollout progress: a template change creates no
+// ReplicaSet, scaling stays proportional, Progressing is Unknown/DeploymentPaused,
+// then Unknown/DeploymentResumed. A rollback is a template change back to an old
+// ReplicaSet's template (see RollbackTo, the client side of `kubectl rollout
+// undo`): that ReplicaSet becomes the new one with the next revision, and no
+// ReplicaSet is created.
 //
 // Simplifications, each a model decision:
 //   - one serial worker instead of 5 (see package workqueue);
 //   - ReplicaSets are found by controller owner reference only: orphan adoption and
 //     release (ClaimReplicaSets) are not modelled;
-//   - no Deployment conditions (Progressing/Available), pause or rollback, and no
-//     collisionCount: a name collision with a foreign ReplicaSet is retried;
+//   - no collisionCount: a name collision with a foreign ReplicaSet is retried; no
+//     ReplicaFailure condition (the model's ReplicaSets carry no conditions) and no
+//     ReplicaSetCreateError condition; the deprecated server-side rollbackTo
+//     (extensions/v1beta1) is not modelled, rollback is client-side as in kubectl;
 //   - the Deployment's own revision annotation is not written (status updates carry
 //     only status in this model);
 //   - the writes one sync decides are issued together, one per ReplicaSet with its
@@ -50,6 +66,11 @@ const (
 	// MetricReadySeconds is observed once per Deployment: seconds from its creation
 	// to the first status showing every replica updated and available.
 	MetricReadySeconds = "deployment_ready_seconds"
+	// MetricRolloutSeconds is observed once per rollout of a new template: seconds
+	// from the controller observing the template change (its first sync of the new
+	// generation: the new ReplicaSet created, or an old one made new again by a
+	// rollback) to the first status showing the rollout complete.
+	MetricRolloutSeconds = "rollout_duration_seconds"
 	// GaugeAvailablePrefix + "<ns>/<name>" is the Deployment's availableReplicas,
 	// recorded when it changes.
 	GaugeAvailablePrefix = "replicas_available/"
@@ -111,6 +132,11 @@ type dstate struct {
 	written    bool                 // status holds the last status written
 	status     api.DeploymentStatus // ... at resource version writtenRV
 	writtenRV  int64
+	// rolling is set while a rollout to a new template runs: since rolloutStart,
+	// to revision rolloutRevision.
+	rolling         bool
+	rolloutStart    sim.Time
+	rolloutRevision int64
 }
 
 // New returns a controller that talks to the apiserver through client.
@@ -344,7 +370,11 @@ func (c *Controller) onDeploymentDelete(o api.Object) {
 	}
 }
 
-// sync reconciles one Deployment (deployment_controller.go syncDeployment).
+// sync reconciles one Deployment (deployment_controller.go syncDeployment): a
+// deleted Deployment only gets its status; then the Paused/Resumed condition is
+// kept (checkPausedConditions); a paused Deployment or a scaling event is handled
+// by proportional scaling alone (sync.go sync), so a paused rollout makes no
+// progress; otherwise the strategy's rollout runs.
 func (c *Controller) sync(key string) {
 	ns, name := splitKey(key)
 	o, ok := c.dInf.Get(ns, name)
@@ -352,7 +382,7 @@ func (c *Controller) sync(key string) {
 		c.queue.Done(key, nil)
 		return
 	}
-	d := o.(*api.Deployment)
+	d := c.effective(o.(*api.Deployment))
 	r := &run{c: c, key: key, d: d}
 	for _, rs := range c.ownedReplicaSets(d) {
 		r.all = append(r.all, &rsPlan{rs: rs, replicas: rs.Spec.Replicas})
@@ -366,30 +396,64 @@ func (c *Controller) sync(key string) {
 		r.old = append(r.old, p)
 	}
 	if d.DeletionTimestamp != nil {
-		r.status()
+		r.plainStatus()
 		return
 	}
-	r.syncNewRS(false, func() {
-		if isScalingEvent(&d.Spec, r.all) {
-			scale(&d.Spec, &d.Status, r.newRS, r.old)
-			r.apply(r.status)
-			return
-		}
-		if d.Spec.Strategy.Type == api.RecreateStrategy {
-			r.recreate()
-			return
-		}
-		r.rolling()
+	r.checkPaused(func() {
+		r.syncNewRS(false, func() {
+			d := r.d
+			if d.Spec.Paused {
+				// sync.go sync: scale (proportionally when several ReplicaSets are
+				// active), clean up old ReplicaSets, status without progress estimate.
+				scale(&d.Spec, &d.Status, r.newRS, r.old)
+				r.cleanup()
+				r.apply(r.plainStatus)
+				return
+			}
+			if isScalingEvent(&d.Spec, r.all) {
+				scale(&d.Spec, &d.Status, r.newRS, r.old)
+				r.apply(r.plainStatus)
+				return
+			}
+			if d.Spec.Strategy.Type == api.RecreateStrategy {
+				r.recreate()
+				return
+			}
+			r.rolling()
+		})
 	})
+}
+
+// effective returns the Deployment with the status this controller last wrote when
+// the cache does not show that write yet (only this controller writes Deployment
+// status), so a sync never decides on, or compares with, a status older than its own.
+func (c *Controller) effective(d *api.Deployment) *api.Deployment {
+	ds := c.state[d.UID]
+	if ds == nil || !ds.written || d.ResourceVersion > ds.writtenRV {
+		return d
+	}
+	nd := *d // shallow: only Status is replaced, nothing shared is modified
+	nd.Status = ds.status
+	return &nd
+}
+
+func (c *Controller) dstate(d *api.Deployment) *dstate {
+	ds := c.state[d.UID]
+	if ds == nil {
+		ds = &dstate{}
+		c.state[d.UID] = ds
+	}
+	return ds
 }
 
 // run is one sync of one Deployment: the plan and the writes in flight.
 type run struct {
 	c       *Controller
 	key     string
-	d       *api.Deployment
-	all     []*rsPlan // every owned ReplicaSet, oldest first (new one included)
+	d       *api.Deployment // the Deployment, with the status this sync wrote
+	all     []*rsPlan       // every owned ReplicaSet, oldest first (new one included)
 	newRS   *rsPlan
+	created bool // the new ReplicaSet was created by this sync
 	old     []*rsPlan
 	deletes []*api.ReplicaSet
 	pending int
@@ -399,24 +463,96 @@ type run struct {
 
 func (r *run) finish(err error) { r.c.queue.Done(r.key, err) }
 
+// checkPaused is checkPausedConditions (sync.go): pausing sets Progressing to
+// Unknown/DeploymentPaused and resuming to Unknown/DeploymentResumed, so the time
+// spent paused never counts against progressDeadlineSeconds; a
+// ProgressDeadlineExceeded condition is never overwritten.
+func (r *run) checkPaused(then func()) {
+	d := r.d
+	if !hasProgressDeadline(d) {
+		then()
+		return
+	}
+	cond := GetCondition(&d.Status, api.DeploymentProgressing)
+	if cond != nil && cond.Reason == ReasonProgressDeadlineExceeded {
+		then()
+		return
+	}
+	pausedExists := cond != nil && cond.Reason == ReasonDeploymentPaused
+	now := r.c.eng.Now()
+	var c api.DeploymentCondition
+	switch {
+	case d.Spec.Paused && !pausedExists:
+		c = newCondition(api.DeploymentProgressing, api.ConditionUnknown, ReasonDeploymentPaused, "Deployment is paused", now)
+	case !d.Spec.Paused && pausedExists:
+		c = newCondition(api.DeploymentProgressing, api.ConditionUnknown, ReasonDeploymentResumed, "Deployment is resumed", now)
+	default:
+		then()
+		return
+	}
+	st := d.Status
+	setCondition(&st, c)
+	r.putStatus(st, r.c.step0, func(err error) {
+		if err != nil {
+			r.finish(err)
+			return
+		}
+		then()
+	})
+}
+
 // rolling is rolloutRolling: create the new ReplicaSet if needed, scale it up
-// within maxSurge, else scale old ones down within maxUnavailable, else clean up.
+// within maxSurge, else scale old ones down within maxUnavailable, else clean up;
+// then the rollout status with its progress estimate.
 func (r *run) rolling() {
 	r.syncNewRS(true, func() {
 		spec := &r.d.Spec
 		if reconcileNewReplicaSet(spec, r.all, r.newRS) {
-			r.apply(r.status)
+			r.traceStep()
+			r.apply(r.rolloutStatus)
 			return
 		}
 		if reconcileOldReplicaSets(spec, r.all, activeOnly(r.old), r.newRS) {
-			r.apply(r.status)
+			r.traceStep()
+			r.apply(r.rolloutStatus)
 			return
 		}
+		r.traceStep()
 		if complete(r.d, &r.d.Status) {
 			r.cleanup()
 		}
-		r.apply(r.status)
+		r.apply(r.rolloutStatus)
 	})
+}
+
+// traceStep records one step of a rolling update (step 7: the controller drives the
+// observed state towards the new template): what this sync scaled, the limits it
+// obeyed and where the totals stand. Nothing is recorded without a change or when
+// the Deployment has a single ReplicaSet (no rollout).
+func (r *run) traceStep() {
+	if len(r.all) < 2 || r.newRS == nil {
+		return
+	}
+	spec := &r.d.Spec
+	var parts []string
+	if r.newRS.changed() || r.created {
+		parts = append(parts, fmt.Sprintf("new ReplicaSet %s to %d (maxSurge %d)", r.newRS.name(), r.newRS.replicas, MaxSurge(spec)))
+	}
+	var olds []string
+	for _, p := range r.old {
+		if p.changed() {
+			olds = append(olds, fmt.Sprintf("old %s to %d", p.name(), p.replicas))
+		}
+	}
+	if len(olds) > 0 {
+		parts = append(parts, strings.Join(olds, ", ")+fmt.Sprintf(" (maxUnavailable %d)", MaxUnavailable(spec)))
+	}
+	if len(parts) == 0 {
+		return
+	}
+	r.c.tel.Trace(sim.Record{Time: r.c.eng.Now(), Step: 7, Component: Component, Action: "rollout-step", Object: api.Ref(r.d),
+		Detail: fmt.Sprintf("rolling update: scaled %s; now %d pods planned (at most replicas %d + maxSurge %d); the ReplicaSets last reported %d available (floor replicas − maxUnavailable = %d)",
+			strings.Join(parts, ", "), sumReplicas(r.all), spec.Replicas, MaxSurge(spec), sumAvailable(r.all), spec.Replicas-MaxUnavailable(spec))})
 }
 
 // recreate is rolloutRecreate: old ReplicaSets to 0, wait until their pods are gone,
@@ -428,11 +564,11 @@ func (r *run) recreate() {
 		scaled = true
 	}
 	if scaled {
-		r.apply(r.status)
+		r.apply(r.rolloutStatus)
 		return
 	}
 	if r.oldPodsRunning() {
-		r.status()
+		r.rolloutStatus()
 		return
 	}
 	r.syncNewRS(true, func() {
@@ -440,7 +576,7 @@ func (r *run) recreate() {
 		if complete(r.d, &r.d.Status) {
 			r.cleanup()
 		}
-		r.apply(r.status)
+		r.apply(r.rolloutStatus)
 	})
 }
 
@@ -505,18 +641,26 @@ func (r *run) syncNewRS(create bool, then func()) {
 		n, err := strconv.ParseInt(oldRev, 10, 64)
 		revStale := (err == nil && n < newRevision) || oldRev == ""
 		if !revStale && rs.Spec.MinReadySeconds == r.d.Spec.MinReadySeconds && !annotationsToCopy(r.d, rs) {
-			then() // the common case: nothing to write, no copy made
+			r.foundNewRS(then) // the common case: nothing to write, no copy made
 			return
 		}
 		cp := r.newRS.rs.DeepCopy()
 		changed := setNewRSAnnotations(r.d, cp, newRevision, true)
 		if !changed && cp.Spec.MinReadySeconds == r.d.Spec.MinReadySeconds {
-			then()
+			r.foundNewRS(then)
 			return
 		}
 		cp.Spec.MinReadySeconds = r.d.Spec.MinReadySeconds
-		r.c.tel.Trace(sim.Record{Time: r.c.eng.Now(), Step: 2, Component: Component, Action: "update-replicaset", Object: api.Ref(cp),
-			Detail: fmt.Sprintf("marks ReplicaSet %s/%s as revision %d of Deployment %s (its template is the current one)", cp.Namespace, cp.Name, newRevision, r.d.Name)})
+		detail := fmt.Sprintf("marks ReplicaSet %s/%s as revision %d of Deployment %s (its template is the current one)", cp.Namespace, cp.Name, newRevision, r.d.Name)
+		// An existing ReplicaSet that already had a revision and takes the next one
+		// is an old template coming back: a rollback (or a roll forward to a
+		// template seen before). Its pods are reused; no ReplicaSet is created.
+		reused := revStale && oldRev != "" && len(r.all) > 1
+		if reused {
+			detail = fmt.Sprintf("the Deployment's template matches old ReplicaSet %s/%s (revision %s) again, as after a rollback: it becomes the new ReplicaSet with revision %d and no ReplicaSet is created (revision history %s)",
+				cp.Namespace, cp.Name, oldRev, newRevision, cp.Annotations[annotationRevisionHistory])
+		}
+		r.c.tel.Trace(sim.Record{Time: r.c.eng.Now(), Step: 2, Component: Component, Action: "update-replicaset", Object: api.Ref(cp), Detail: detail})
 		r.c.step2.Update(cp, func(o api.Object, err error) {
 			if err != nil {
 				r.finish(err)
@@ -524,7 +668,10 @@ func (r *run) syncNewRS(create bool, then func()) {
 			}
 			r.newRS.rs = o.(*api.ReplicaSet)
 			r.c.remember(r.newRS.rs)
-			then()
+			if reused {
+				r.startRollout(newRevision)
+			}
+			then() // upstream returns the updated ReplicaSet without the status write
 		})
 		return
 	}
@@ -569,9 +716,59 @@ func (r *run) syncNewRS(create bool, then func()) {
 		r.c.remember(o.(*api.ReplicaSet))
 		p := &rsPlan{rs: o.(*api.ReplicaSet), replicas: replicas}
 		r.newRS = p
+		r.created = true
 		r.all = append(r.all, p)
+		if len(r.all) > 1 {
+			r.startRollout(newRevision)
+		}
+		if !hasProgressDeadline(d) {
+			then()
+			return
+		}
+		// sync.go getNewReplicaSet: a created ReplicaSet sets Progressing to
+		// True/NewReplicaSetCreated (lastUpdateTime now: the deadline counts from here).
+		st := r.d.Status
+		setCondition(&st, newCondition(api.DeploymentProgressing, api.ConditionTrue, ReasonNewReplicaSetCreated,
+			fmt.Sprintf("Created new replica set %q", p.name()), r.c.eng.Now()))
+		r.putStatus(st, r.c.step0, func(err error) {
+			if err != nil {
+				r.finish(err)
+				return
+			}
+			then()
+		})
+	})
+}
+
+// foundNewRS is the end of getNewReplicaSet for an existing new ReplicaSet: when
+// progress is tracked but no Progressing condition was recorded yet, it records
+// True/FoundNewReplicaSet, so the deadline counts from when the controller first
+// noticed the ReplicaSet.
+func (r *run) foundNewRS(then func()) {
+	if !hasProgressDeadline(r.d) || GetCondition(&r.d.Status, api.DeploymentProgressing) != nil {
+		then()
+		return
+	}
+	st := r.d.Status
+	setCondition(&st, newCondition(api.DeploymentProgressing, api.ConditionTrue, ReasonFoundNewReplicaSet,
+		fmt.Sprintf("Found new replica set %q", r.newRS.name()), r.c.eng.Now()))
+	r.putStatus(st, r.c.step0, func(err error) {
+		if err != nil {
+			r.finish(err)
+			return
+		}
 		then()
 	})
+}
+
+// startRollout notes that the controller observed a new template (a new ReplicaSet
+// created next to old ones, or an old one made new again) and times the rollout.
+func (r *run) startRollout(revision int64) {
+	ds := r.c.dstate(r.d)
+	ds.rolling, ds.rolloutStart, ds.rolloutRevision = true, r.c.eng.Now(), revision
+	r.c.tel.Trace(sim.Record{Time: r.c.eng.Now(), Step: 7, Component: Component, Action: "rollout-start", Object: api.Ref(r.d),
+		Detail: fmt.Sprintf("rollout of revision %d starts (generation %d observed): ReplicaSet %s is the new one, %d old ReplicaSet(s) to scale down",
+			revision, r.d.Generation, r.newRS.name(), len(activeOnly(r.old)))})
 }
 
 // skipCopy lists the Deployment annotations never copied to ReplicaSets
@@ -719,38 +916,47 @@ func (r *run) written(_ api.Object, err error) {
 	r.then()
 }
 
-// status writes the Deployment status computed from the plan when it changed
-// (sync.go syncRolloutStatus / syncDeploymentStatus) and ends the sync.
-func (r *run) status() {
+// rolloutStatus is syncRolloutStatus (progress.go): the status with the
+// Progressing condition estimated; when nothing changed, a rollout that is neither
+// complete nor timed out is looked at again when its deadline passes.
+func (r *run) rolloutStatus() { r.finalStatus(true) }
+
+// plainStatus is syncDeploymentStatus (sync.go): counts and the Available
+// condition, no progress estimate (paused Deployments, scaling events, deletion).
+func (r *run) plainStatus() { r.finalStatus(false) }
+
+// finalStatus writes the Deployment status computed from the plan when it changed
+// and ends the sync.
+func (r *run) finalStatus(rollout bool) {
 	c, d := r.c, r.d
-	st := calculateStatus(d, r.all, r.newRS)
-	ds := c.state[d.UID]
-	if ds == nil {
-		ds = &dstate{}
-		c.state[d.UID] = ds
+	now := c.eng.Now()
+	st := calculateStatus(d, r.all, r.newRS, now)
+	if rollout {
+		progressConditions(d, &st, r.newRS, now)
 	}
-	// Compare with the status this controller last wrote when the cache may not
-	// show it yet (only this controller writes Deployment status), else the cache.
-	prev := d.Status
-	if ds.written && d.ResourceVersion <= ds.writtenRV {
-		prev = ds.status
-	}
-	if reflect.DeepEqual(st, prev) {
+	if reflect.DeepEqual(st, d.Status) {
+		if rollout {
+			switch after := stuckRequeue(d, &st, now); {
+			case after == 0:
+				c.queue.AddRateLimited(r.key)
+			case after > 0:
+				c.queue.AddAfter(r.key, after)
+			}
+		}
 		r.finish(nil)
 		return
 	}
+	ds := c.dstate(d)
 	reached := complete(d, &st) && ds.reachedGen < d.Generation
 	client := c.step0
 	if reached {
 		client = c.step7
 	}
-	obj := &api.Deployment{ObjectMeta: api.ObjectMeta{Name: d.Name, Namespace: d.Namespace}, Status: st}
-	client.UpdateStatus(obj, func(o api.Object, err error) {
+	r.putStatus(st, client, func(err error) {
 		if err != nil {
 			r.finish(err)
 			return
 		}
-		ds.written, ds.status, ds.writtenRV = true, st, o.Meta().ResourceVersion
 		now := c.eng.Now()
 		if reached {
 			ds.reachedGen = d.Generation
@@ -766,10 +972,75 @@ func (r *run) status() {
 				Detail: fmt.Sprintf("status: %d replicas, %d updated, %d ready, %d available, %d unavailable (desired %d, observedGeneration %d)",
 					st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.UnavailableReplicas, d.Spec.Replicas, st.ObservedGeneration)})
 		}
+		if ds.rolling && complete(d, &st) {
+			ds.rolling = false
+			took := now.Sub(ds.rolloutStart)
+			name := "?"
+			if r.newRS != nil {
+				name = r.newRS.name()
+			}
+			c.tel.Trace(sim.Record{Time: now, Step: 7, Component: Component, Action: "rollout-complete", Object: api.Ref(d),
+				Detail: fmt.Sprintf("rollout complete: revision %d (ReplicaSet %s) runs all %d replicas, available; no old pods left; the rollout took %.3fs",
+					ds.rolloutRevision, name, d.Spec.Replicas, took.Seconds())})
+			c.tel.Observe(MetricRolloutSeconds, now, took.Seconds())
+		}
 		if !ds.gauged || ds.avail != st.AvailableReplicas {
 			ds.gauged, ds.avail = true, st.AvailableReplicas
 			c.tel.Gauge(GaugeAvailablePrefix+d.Namespace+"/"+d.Name, now, float64(st.AvailableReplicas))
 		}
 		r.finish(nil)
 	})
+}
+
+// putStatus writes st as the Deployment's status through client (the /status
+// subresource), traces the condition changes, and makes st the run's view of the
+// Deployment before calling then.
+func (r *run) putStatus(st api.DeploymentStatus, client *apiserver.Client, then func(error)) {
+	c, d := r.c, r.d
+	obj := &api.Deployment{ObjectMeta: api.ObjectMeta{Name: d.Name, Namespace: d.Namespace}, Status: st}
+	client.UpdateStatus(obj, func(o api.Object, err error) {
+		if err != nil {
+			then(err)
+			return
+		}
+		ds := c.dstate(d)
+		ds.written, ds.status, ds.writtenRV = true, st, o.Meta().ResourceVersion
+		r.traceConditions(&d.Status, &st)
+		nd := *r.d
+		nd.Status = st
+		nd.ResourceVersion = o.Meta().ResourceVersion
+		r.d = &nd
+		then(nil)
+	})
+}
+
+// traceConditions records every condition whose status or reason changed.
+func (r *run) traceConditions(old, cur *api.DeploymentStatus) {
+	d := r.d
+	for _, c := range cur.Conditions {
+		p := GetCondition(old, c.Type)
+		if p != nil && p.Status == c.Status && p.Reason == c.Reason {
+			continue
+		}
+		from := "unset"
+		if p != nil {
+			from = string(p.Status) + "/" + p.Reason
+		}
+		why := ""
+		switch c.Reason {
+		case ReasonProgressDeadlineExceeded:
+			since := sim.Time(0)
+			if p != nil {
+				since = p.LastUpdateTime
+			}
+			why = fmt.Sprintf("; no progress since %v, more than progressDeadlineSeconds %d: a status only, the rollout is not rolled back automatically",
+				since, d.Spec.ProgressDeadlineSeconds)
+		case ReasonMinimumReplicasUnavailable:
+			why = fmt.Sprintf("; %d available < replicas %d − maxUnavailable %d", cur.AvailableReplicas, d.Spec.Replicas, MaxUnavailable(&d.Spec))
+		case ReasonMinimumReplicasAvailable:
+			why = fmt.Sprintf("; %d available ≥ replicas %d − maxUnavailable %d", cur.AvailableReplicas, d.Spec.Replicas, MaxUnavailable(&d.Spec))
+		}
+		r.c.tel.Trace(sim.Record{Time: r.c.eng.Now(), Component: Component, Action: "condition", Object: api.Ref(d),
+			Detail: fmt.Sprintf("condition %s: %s -> %s/%s (%s)%s", c.Type, from, c.Status, c.Reason, c.Message, why)})
+	}
 }

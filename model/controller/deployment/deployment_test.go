@@ -204,8 +204,17 @@ func TestCreateDeploymentMakesReplicaSet(t *testing.T) {
 		}
 	}
 	want := api.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
-	if !reflect.DeepEqual(d.Status, want) {
+	got := d.Status
+	got.Conditions = nil
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("status %+v, want %+v", d.Status, want)
+	}
+	av, pr := GetCondition(&d.Status, api.DeploymentAvailable), GetCondition(&d.Status, api.DeploymentProgressing)
+	if av == nil || av.Status != api.ConditionTrue || av.Reason != ReasonMinimumReplicasAvailable {
+		t.Fatalf("Available condition %+v", av)
+	}
+	if pr == nil || pr.Status != api.ConditionTrue || pr.Reason != ReasonNewReplicaSetAvailable || pr.LastTransitionTime >= pr.LastUpdateTime {
+		t.Fatalf("Progressing condition %+v (True since the ReplicaSet was created, updated when complete)", pr)
 	}
 	created := e.rec.find(Component, 2, "create-replicaset")
 	if len(created) != 1 || !strings.Contains(created[0].Detail, "creates ReplicaSet default/nginx-"+hash+" with 3 replicas") {

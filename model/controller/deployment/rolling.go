@@ -427,10 +427,14 @@ func roundToInt32(a float64) int32 {
 // calculateStatus derives the Deployment status from its ReplicaSets
 // (sync.go calculateStatus): replicas, ready and available sum the ReplicaSets'
 // status; updated is the new ReplicaSet's status.replicas; unavailable is planned
-// spec.replicas minus available, at least 0.
-func calculateStatus(d *api.Deployment, all []*rsPlan, newRS *rsPlan) api.DeploymentStatus {
+// spec.replicas minus available, at least 0. The Deployment's conditions are carried
+// over and the Available condition is set from the counts.
+func calculateStatus(d *api.Deployment, all []*rsPlan, newRS *rsPlan, now sim.Time) api.DeploymentStatus {
 	var st api.DeploymentStatus
 	st.ObservedGeneration = d.Generation
+	if len(d.Status.Conditions) > 0 {
+		st.Conditions = append([]api.DeploymentCondition(nil), d.Status.Conditions...)
+	}
 	for _, r := range all {
 		if r == nil {
 			continue
@@ -443,6 +447,7 @@ func calculateStatus(d *api.Deployment, all []*rsPlan, newRS *rsPlan) api.Deploy
 		st.UpdatedReplicas = newRS.rs.Status.Replicas
 	}
 	st.UnavailableReplicas = max(sumReplicas(all)-st.AvailableReplicas, 0)
+	setAvailableCondition(d, &st, now)
 	return st
 }
 

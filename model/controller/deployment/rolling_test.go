@@ -264,8 +264,11 @@ func TestCalculateStatus(t *testing.T) {
 	old.rs.Status.ReadyReplicas = 1
 	n := plan("new", 2, 3, 2)
 	n.rs.Status.ReadyReplicas = 2
-	st := calculateStatus(d, []*rsPlan{old, n}, n)
-	want := api.DeploymentStatus{ObservedGeneration: 4, Replicas: 4, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3, UnavailableReplicas: 1}
+	st := calculateStatus(d, []*rsPlan{old, n}, n, 5)
+	// Recreate-like (no strategy): maxUnavailable 0, so 3 of 3 available is the minimum.
+	want := api.DeploymentStatus{ObservedGeneration: 4, Replicas: 4, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3, UnavailableReplicas: 1,
+		Conditions: []api.DeploymentCondition{{Type: api.DeploymentAvailable, Status: api.ConditionTrue, Reason: ReasonMinimumReplicasAvailable,
+			Message: "Deployment has minimum availability.", LastUpdateTime: 5, LastTransitionTime: 5}}}
 	if !reflect.DeepEqual(st, want) {
 		t.Fatalf("status = %+v, want %+v", st, want)
 	}
@@ -274,7 +277,7 @@ func TestCalculateStatus(t *testing.T) {
 	}
 	old.replicas, old.rs.Status = 0, api.ReplicaSetStatus{}
 	n.rs.Status.AvailableReplicas = 3
-	st = calculateStatus(d, []*rsPlan{old, n}, n)
+	st = calculateStatus(d, []*rsPlan{old, n}, n, 6)
 	if !complete(d, &st) || st.UnavailableReplicas != 0 {
 		t.Fatalf("want complete, got %+v", st)
 	}

@@ -195,7 +195,16 @@ func TestNginxFlow(t *testing.T) {
 
 	d := e.list(api.KindDeployment)[0].(*api.Deployment)
 	want := api.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
-	if !reflect.DeepEqual(d.Status, want) {
+	got := d.Status
+	conds := map[api.DeploymentConditionType]api.ConditionStatus{}
+	for _, c := range got.Conditions {
+		conds[c.Type] = c.Status
+	}
+	if conds[api.DeploymentAvailable] != api.ConditionTrue || conds[api.DeploymentProgressing] != api.ConditionTrue {
+		t.Fatalf("conditions %+v, want Available and Progressing True", got.Conditions)
+	}
+	got.Conditions = nil // checked above
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("deployment status = %+v, want %+v", d.Status, want)
 	}
 	if got := e.rec.find(deployment.Component, 7, "status"); len(got) != 1 || !strings.Contains(got[0].Detail, "desired state reached: 3/3 replicas available") {
