@@ -31,7 +31,22 @@ type Final struct {
 	Pods        []*api.Pod
 	Deployments []*api.Deployment
 	Requests    []RequestStats
+	// Faults injected, in injection order, and the periods during which fewer
+	// replicas were ready on healthy nodes than the Deployments desire.
+	Faults   []FaultRecord
+	Degraded []Period
 }
+
+// FaultRecord is one injected fault. RecoveredAt is when every Deployment again had
+// its desired replicas ready on healthy nodes after it (0 = not within the run).
+type FaultRecord struct {
+	Name, Kind, Target string
+	At, RepairedAt     sim.Time
+	RecoveredAt        sim.Time
+}
+
+// Period is a span of virtual time; End 0 means it lasted to the end of the run.
+type Period struct{ Start, End sim.Time }
 
 // RequestStats counts one client population's requests.
 type RequestStats struct {
@@ -251,6 +266,63 @@ func Summarize(info RunInfo, c *Collector, final Final) *Summary {
 		}
 	}
 
+	// Time series: the minimum, maximum and final value of each gauge (at most 60
+	// series, in first-report order), and the cost integrated over the run.
+	if names := c.SeriesNames(); len(names) <= 60 {
+		for _, name := range names {
+			pts := c.Series(name)
+			if len(pts) == 0 {
+				continue
+			}
+			mn, mx := pts[0].V, pts[0].V
+			for _, p := range pts {
+				mn, mx = math.Min(mn, p.V), math.Max(mx, p.V)
+			}
+			key := strings.NewReplacer("/", "_", "-", "_").Replace(name)
+			s.add(key+"_min", mn)
+			s.add(key+"_max", mx)
+			s.add(key+"_final", pts[len(pts)-1].V)
+			if name == "cluster_cost_per_hour" {
+				cost := 0.0
+				for i := 1; i < len(pts); i++ {
+					cost += pts[i-1].V * pts[i].T.Sub(pts[i-1].T).Hours()
+				}
+				cost += pts[len(pts)-1].V * info.End.Sub(pts[len(pts)-1].T).Hours()
+				s.add("cluster_cost_total", cost)
+			}
+		}
+	}
+
+	// Faults and recovery.
+	if len(final.Faults) > 0 || len(final.Degraded) > 0 {
+		s.add("faults_injected", int64(len(final.Faults)))
+		var degraded, worst float64
+		for _, d := range final.Degraded {
+			end := d.End
+			if end == 0 {
+				end = info.End
+			}
+			degraded += end.Sub(d.Start).Seconds()
+		}
+		s.add("degraded_seconds", degraded)
+		recovered := 0
+		for _, f := range final.Faults {
+			if f.RecoveredAt > 0 {
+				recovered++
+				worst = math.Max(worst, f.RecoveredAt.Sub(f.At).Seconds())
+			}
+		}
+		s.add("faults_recovered", int64(recovered))
+		if recovered > 0 {
+			s.add("recovery_time_max_s", worst)
+		}
+		for i, f := range final.Faults {
+			if f.RecoveredAt > 0 {
+				s.add(fmt.Sprintf("fault%d_recovery_s", i+1), f.RecoveredAt.Sub(f.At).Seconds())
+			}
+		}
+	}
+
 	// Allocation.
 	s.NodeRows = allocation(final)
 	var cpuSum, memSum, cpuMax, memMax float64
@@ -397,4 +469,52 @@ func allocation(f Final) []NodeAlloc {
 		}
 	}
 	return rows
+}
+
+// Check is the outcome of one expectation on a summary key.
+type Check struct {
+	Key    string
+	Want   string // "= 3", ">= 0.99", "in [330, 370]"
+	Got    string
+	Passed bool
+	Why    string
+}
+
+// Expect evaluates an expectation: the key's value must be >= min, <= max and
+// == equal where they are given. A missing or non-numeric key fails.
+func (s *Summary) Expect(key string, min, max, equal *float64, why string) Check {
+	c := Check{Key: key, Why: why}
+	var parts []string
+	if equal != nil {
+		parts = append(parts, "= "+strconv.FormatFloat(*equal, 'g', -1, 64))
+	}
+	if min != nil {
+		parts = append(parts, ">= "+strconv.FormatFloat(*min, 'g', -1, 64))
+	}
+	if max != nil {
+		parts = append(parts, "<= "+strconv.FormatFloat(*max, 'g', -1, 64))
+	}
+	c.Want = strings.Join(parts, " and ")
+	v, ok := s.Get(key)
+	if !ok {
+		c.Got = "(no such key in summary.json)"
+		return c
+	}
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case int64:
+		f = float64(x)
+	case uint64:
+		f = float64(x)
+	case int:
+		f = float64(x)
+	default:
+		c.Got = fmt.Sprint(v)
+		return c
+	}
+	c.Got = strconv.FormatFloat(f, 'g', 6, 64)
+	c.Passed = (equal == nil || f == *equal) && (min == nil || f >= *min) && (max == nil || f <= *max)
+	return c
 }

@@ -1,7 +1,8 @@
 // Command kubesim runs discrete-event simulations of a Kubernetes cluster.
 //
 // Exit codes: 0 success, 2 bad input (a malformed scenario, a wrong flag value, a
-// missing file), 1 internal error.
+// missing file), 3 a scenario's expectation failed, 1 internal error (including a
+// broken invariant of the simulation).
 package main
 
 import (
@@ -45,6 +46,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ie *inputError
 	if errors.As(err, &ie) || isUsageError(err) {
 		return 2
+	}
+	var ee *expectationError
+	if errors.As(err, &ee) {
+		return 3
 	}
 	return 1
 }

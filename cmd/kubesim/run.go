@@ -236,11 +236,51 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 		}
 	}
 	if rs.format == "json" {
-		_, err := stdout.Write(results.MarshalSummary(sum))
+		if _, err := stdout.Write(results.MarshalSummary(sum)); err != nil {
+			return err
+		}
+	} else if err := results.WriteTable(stdout, sum); err != nil {
 		return err
 	}
-	return results.WriteTable(stdout, sum)
+	return checkExpectations(sc, sum, stdout, stderr, rs.format == "json")
 }
+
+// checkExpectations evaluates the scenario's expect list against the summary and
+// prints each outcome (on stderr with --format json). A failed expectation is an
+// *expectationError (exit 3).
+func checkExpectations(sc *scenario.Scenario, sum *results.Summary, stdout, stderr io.Writer, json bool) error {
+	if len(sc.Expect) == 0 {
+		return nil
+	}
+	w := stdout
+	if json {
+		w = stderr
+	}
+	failed := 0
+	fmt.Fprintln(w, "\nExpectations of the scenario:")
+	for _, e := range sc.Expect {
+		c := sum.Expect(e.Key, e.Min, e.Max, e.Equal, e.Why)
+		mark := "ok  "
+		if !c.Passed {
+			mark = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(w, "  %s %s %s (got %s)", mark, c.Key, c.Want, c.Got)
+		if c.Why != "" {
+			fmt.Fprintf(w, ": %s", c.Why)
+		}
+		fmt.Fprintln(w)
+	}
+	if failed > 0 {
+		return &expectationError{fmt.Errorf("%d of %d expectations of scenario %s failed", failed, len(sc.Expect), sc.Name)}
+	}
+	return nil
+}
+
+// expectationError marks a run whose outcome contradicts the scenario's expectations.
+type expectationError struct{ err error }
+
+func (e *expectationError) Error() string { return e.err.Error() }
 
 func newScenariosCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{

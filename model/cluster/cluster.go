@@ -263,6 +263,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	if err := c.scheduleWorkload(); err != nil {
 		return nil, err
 	}
+	c.scheduleActions()
 	every := opts.SampleEvery
 	if every <= 0 {
 		every = time.Second
@@ -317,6 +318,20 @@ func (c *Cluster) Run(until sim.Time) error {
 	}
 	return nil
 }
+
+// Faults returns the faults injected so far, in injection order, with their repair
+// and recovery times.
+func (c *Cluster) Faults() []FaultRecord {
+	out := make([]FaultRecord, len(c.observer.faults))
+	for i, f := range c.observer.faults {
+		out[i] = *f
+	}
+	return out
+}
+
+// Degraded returns the periods during which fewer controller-owned replicas were
+// ready on healthy nodes than the workloads desire.
+func (c *Cluster) Degraded() []Period { return append([]Period(nil), c.observer.periods...) }
 
 // Scenario returns the scenario the cluster was built from.
 func (c *Cluster) Scenario() *scenario.Scenario { return c.sc }

@@ -3,6 +3,8 @@ package cluster
 import (
 	"time"
 
+	"github.com/kubesim/kubesim/sim"
+
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/model/etcd"
 )
@@ -21,11 +23,35 @@ type observer struct {
 	replicasReady, replicasDesired      int64
 	deploys                             map[string][2]int64
 	dirty                               bool
+
+	// Recovery tracking: ready pods owned by a controller, per node, and the nodes a
+	// fault took down; "effective" readiness ignores pods on down nodes, whose Ready
+	// condition the API may still show.
+	readyOn     map[api.NodeName]int
+	readyOwned  int
+	down        map[api.NodeName]bool
+	desiredSets int64 // StatefulSet replicas
+	degraded    bool
+	periods     []Period
+	faults      []*FaultRecord
+}
+
+// Period is a span of virtual time (End 0: to the end of the run).
+type Period struct{ Start, End sim.Time }
+
+// FaultRecord is one injected fault and when the cluster recovered from it: the
+// first moment after it when the fault is repaired or the degradation it caused has
+// ended, and every workload has its desired replicas ready on healthy nodes.
+type FaultRecord struct {
+	Name, Kind, Target string
+	At, RepairedAt     sim.Time
+	RecoveredAt        sim.Time
+	sawDegraded        bool
 }
 
 func newObserver(c *Cluster, every time.Duration) *observer {
-	o := &observer{c: c, every: every, deploys: map[string][2]int64{}}
-	for _, k := range []api.Kind{api.KindPod, api.KindNode, api.KindDeployment} {
+	o := &observer{c: c, every: every, deploys: map[string][2]int64{}, readyOn: map[api.NodeName]int{}, down: map[api.NodeName]bool{}}
+	for _, k := range []api.Kind{api.KindPod, api.KindNode, api.KindDeployment, api.KindStatefulSet} {
 		if _, err := c.Store.Watch(api.KindPrefix(k), 0, o.onEvent); err != nil {
 			panic(err) // a watch from "now" cannot fail
 		}
@@ -42,6 +68,7 @@ func (o *observer) onEvent(ev etcd.Event) {
 		o.account(ev.KV.Value.(api.Object), +1)
 	}
 	o.dirty = true
+	o.evaluate()
 }
 
 func (o *observer) account(obj api.Object, sign int) {
@@ -58,6 +85,10 @@ func (o *observer) account(obj api.Object, sign int) {
 		}
 		if x.IsReady() {
 			o.podsReady += sign
+			if x.ControllerRef() != nil && x.DeletionTimestamp == nil {
+				o.readyOwned += sign
+				o.readyOn[x.Spec.NodeName] += sign
+			}
 		}
 		if x.Spec.NodeName != "" {
 			r := x.Requests()
@@ -73,7 +104,75 @@ func (o *observer) account(obj api.Object, sign int) {
 	case *api.Deployment:
 		o.replicasReady += int64(sign) * int64(x.Status.ReadyReplicas)
 		o.replicasDesired += int64(sign) * int64(x.Spec.Replicas)
+	case *api.StatefulSet:
+		o.desiredSets += int64(sign) * int64(x.Spec.Replicas)
 	}
+}
+
+// effectiveReady counts ready controller-owned pods not on a node a fault took down.
+func (o *observer) effectiveReady() int64 {
+	n := o.readyOwned
+	for node, d := range o.down {
+		if d {
+			n -= o.readyOn[node]
+		}
+	}
+	return int64(n)
+}
+
+// evaluate updates the degradation periods and the faults' recovery times.
+func (o *observer) evaluate() {
+	now := o.c.Eng.Now()
+	desired := o.replicasDesired + o.desiredSets
+	degraded := desired > 0 && o.effectiveReady() < desired
+	switch {
+	case degraded && !o.degraded:
+		o.periods = append(o.periods, Period{Start: now})
+		for _, f := range o.faults {
+			if f.RecoveredAt == 0 {
+				f.sawDegraded = true
+			}
+		}
+	case !degraded && o.degraded:
+		o.periods[len(o.periods)-1].End = now
+	}
+	o.degraded = degraded
+	if degraded {
+		return
+	}
+	for _, f := range o.faults {
+		if f.RecoveredAt == 0 && (f.RepairedAt > 0 || f.sawDegraded) {
+			f.RecoveredAt = now
+		}
+	}
+}
+
+// noteFault records an injected fault; noteRepair its repair; setNodeDown marks a
+// node's pods as not serving (crash) or serving again.
+func (o *observer) noteFault(name, kind, target string) *FaultRecord {
+	f := &FaultRecord{Name: name, Kind: kind, Target: target, At: o.c.Eng.Now()}
+	o.faults = append(o.faults, f)
+	o.evaluate()
+	if o.degraded {
+		f.sawDegraded = true
+	}
+	return f
+}
+
+func (o *observer) noteRepair(f *FaultRecord) {
+	if f.RepairedAt == 0 {
+		f.RepairedAt = o.c.Eng.Now()
+	}
+	o.evaluate()
+}
+
+func (o *observer) setNodeDown(node string, down bool) {
+	if down {
+		o.down[api.NodeName(node)] = true
+	} else {
+		delete(o.down, api.NodeName(node))
+	}
+	o.evaluate()
 }
 
 func (o *observer) tick() {
