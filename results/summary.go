@@ -361,8 +361,9 @@ func addDist(s *Summary, name string, samples []Sample) {
 }
 
 // stepTracker computes, for each step, when it first happened and how long it took
-// per object: the time from the object's latest record in an earlier step (or, if
-// none, its first record in this step) to its last record in this step. The step's
+// per object: the time from the object's latest record in an earlier step that comes
+// before its first record in this step (or, if none, from that first record) to its
+// last record in this step. The step's
 // latency is the median and maximum over the objects that took part in it. It keeps
 // two times per (object, step), not the records.
 type stepTracker struct {
@@ -409,12 +410,22 @@ func (st *stepTracker) stats() []StepStat {
 			if !p[s].seen {
 				continue
 			}
+			// From the latest record of an earlier step that precedes this step's
+			// first record (an object can go back to an earlier step later, as a
+			// Deployment does when it is updated).
 			from := p[s].first
-			for q := s - 1; q >= 1; q-- {
-				if p[q].seen {
-					from = p[q].last
-					break
+			best := sim.Time(-1)
+			for q := 1; q < s; q++ {
+				switch {
+				case !p[q].seen:
+				case p[q].last <= p[s].first:
+					best = max(best, p[q].last)
+				case p[q].first <= p[s].first:
+					best = max(best, p[q].first)
 				}
+			}
+			if best >= 0 {
+				from = best
 			}
 			lat[s] = append(lat[s], p[s].last.Sub(from).Seconds())
 		}

@@ -352,3 +352,34 @@ func diffLines(a, b string) string {
 	}
 	return out.String()
 }
+
+// TestBuiltinScenariosMeetTheirExpectations runs every built-in scenario; each one's
+// expect list states what the Kubernetes defaults predict (exit 3 if one fails).
+func TestBuiltinScenariosMeetTheirExpectations(t *testing.T) {
+	names := scenarioNames(t)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run([]string{"run", name, "--format", "json"}, &out, &errb)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, errb.String())
+			}
+		})
+	}
+}
+
+func scenarioNames(t *testing.T) []string {
+	t.Helper()
+	var out bytes.Buffer
+	if code := run([]string{"scenarios"}, &out, &out); code != 0 {
+		t.Fatalf("scenarios: exit %d", code)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		names = append(names, strings.Fields(l)[0])
+	}
+	if len(names) < 3 {
+		t.Fatalf("only %d built-in scenarios: %v", len(names), names)
+	}
+	return names
+}

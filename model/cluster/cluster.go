@@ -131,7 +131,10 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	// Nodes: a runtime, a kubelet and a kube-proxy each.
 	images := make([]runtime.ImageSpec, 0, len(sc.Images))
 	for _, im := range sc.Images {
-		spec := runtime.ImageSpec{Name: im.Name, SizeBytes: im.Size.Value()}
+		spec := runtime.ImageSpec{Name: im.Name, SizeBytes: im.Size.Value(), Unavailable: im.Unavailable}
+		if cr := im.Crash; cr != nil {
+			spec.Exit = &runtime.ExitSpec{After: cr.After.Spec, Code: cr.Code}
+		}
 		if s := im.Serve; s != nil {
 			sv := runtime.NginxServe()
 			sv.Port, sv.Workers, sv.QueueLimit = s.Port, s.Workers, s.QueueLimit
@@ -174,6 +177,11 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 				return nil, fmt.Errorf("runtime of node %s: %w", name, err)
 			}
 			c.Runtimes = append(c.Runtimes, rt)
+			for _, im := range sc.Images {
+				if im.NeverReady {
+					rt.SetNeverReady(im.Name, true)
+				}
+			}
 
 			kcfg := kubelet.DefaultConfig()
 			kcfg.NodeName = name

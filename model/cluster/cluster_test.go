@@ -213,3 +213,76 @@ func TestInvariantViolationStopsTheRun(t *testing.T) {
 		t.Fatalf("the run went on to %v after the violation", c.Eng.Now())
 	}
 }
+
+func builtin(t *testing.T, name string) *scenario.Scenario {
+	t.Helper()
+	b, ok := scenarios.Get(name)
+	if !ok {
+		t.Fatalf("no built-in scenario %s", name)
+	}
+	sc, err := scenario.Parse(name+".yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// TestRollbackScenario: a never-ready version stalls at the availability floor
+// (old ReplicaSet 8 of 10, maxUnavailable 2), the Progressing condition turns
+// False/ProgressDeadlineExceeded 600 s after the last progress, and the rollback
+// brings the first revision's ReplicaSet back as revision 3 with 10 ready pods.
+func TestRollbackScenario(t *testing.T) {
+	sc := builtin(t, "rollback")
+	rec := &recorder{}
+	c, err := Build(sc, Options{Seed: 1}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(sim.Time(650 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var oldRS, newRS *api.ReplicaSet
+	for _, o := range c.Objects(api.KindReplicaSet) {
+		rs := o.(*api.ReplicaSet)
+		switch rs.Annotations[api.AnnotationRevision] {
+		case "1":
+			oldRS = rs
+		case "2":
+			newRS = rs
+		}
+	}
+	if oldRS == nil || newRS == nil {
+		t.Fatal("want ReplicaSets of revisions 1 and 2")
+	}
+	if oldRS.Spec.Replicas != 8 || oldRS.Status.AvailableReplicas != 8 || newRS.Status.ReadyReplicas != 0 {
+		t.Fatalf("stalled rollout: old %d/%d available, new %d ready; want the old one held at 8 (10 - maxUnavailable 2), none new ready",
+			oldRS.Status.AvailableReplicas, oldRS.Spec.Replicas, newRS.Status.ReadyReplicas)
+	}
+	var deadline sim.Time
+	for _, r := range rec.recs {
+		if r.Action == "condition" && strings.Contains(r.Detail, "ProgressDeadlineExceeded") && deadline == 0 {
+			deadline = r.Time
+		}
+	}
+	if deadline != 0 {
+		t.Fatalf("deadline condition already at %v, before 60 s + 600 s", deadline)
+	}
+	if err := c.Run(sim.Time(sc.Duration.D())); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.recs {
+		if r.Action == "condition" && strings.Contains(r.Detail, "ProgressDeadlineExceeded") && deadline == 0 {
+			deadline = r.Time
+		}
+	}
+	if d := deadline.Seconds(); d < 660 || d > 663 {
+		t.Fatalf("ProgressDeadlineExceeded at %.1fs, want 600 s after the last progress (about 661 s)", d)
+	}
+	for _, o := range c.Objects(api.KindReplicaSet) {
+		rs := o.(*api.ReplicaSet)
+		if rs.UID == oldRS.UID && (rs.Annotations[api.AnnotationRevision] != "3" || rs.Status.ReadyReplicas != 10) {
+			t.Fatalf("after rollback the first ReplicaSet has revision %s and %d ready; want revision 3 and 10",
+				rs.Annotations[api.AnnotationRevision], rs.Status.ReadyReplicas)
+		}
+	}
+}

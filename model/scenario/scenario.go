@@ -191,6 +191,19 @@ type Image struct {
 	Name  string   `yaml:"name"`
 	Size  Quantity `yaml:"size"`
 	Serve *Serve   `yaml:"serve"`
+	// Crash makes every container of the image exit by itself (a crashing version).
+	Crash *ImageCrash `yaml:"crash"`
+	// NeverReady makes the image a bad version whose process runs but never serves,
+	// so its readiness (and liveness) probes never succeed.
+	NeverReady bool `yaml:"neverReady"`
+	// Unavailable makes pulls of the image fail (the registry does not have it).
+	Unavailable bool `yaml:"unavailable"`
+}
+
+// ImageCrash is when a container of a crashing image exits, and with what code.
+type ImageCrash struct {
+	After *Dist `yaml:"after"`
+	Code  int   `yaml:"code"`
 }
 
 // Serve is the serving behaviour of a container process (nginx: worker processes).

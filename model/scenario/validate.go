@@ -170,6 +170,12 @@ func (s *Scenario) validate() error {
 		if !im.Size.Set || im.Size.Value() <= 0 {
 			add(s.errAt(path+".size", "a positive size is required (for example 72Mi)"))
 		}
+		if cr := im.Crash; cr != nil {
+			if cr.After == nil {
+				add(s.errAt(path+".crash.after", "required: when the process exits after it starts"))
+			}
+			add(checkDist(path+".crash.after", cr.After))
+		}
 		if sv := im.Serve; sv != nil {
 			if sv.Port < 1 || sv.Port > 65535 {
 				add(s.errAt(path+".serve.port", "must be in 1..65535, got %d", sv.Port))
