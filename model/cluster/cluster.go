@@ -179,7 +179,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 			c.Runtimes = append(c.Runtimes, rt)
 			for _, im := range sc.Images {
 				if im.NeverReady {
-					rt.SetNeverReady(im.Name, true)
+					neverReady(rt, im.Name)
 				}
 			}
 
@@ -414,4 +414,11 @@ func mergeImages(defaults, own []runtime.ImageSpec) []runtime.ImageSpec {
 		}
 	}
 	return append(out, own...)
+}
+
+// neverReady marks a bad-version image on a runtime that supports it.
+func neverReady(rt any, image string) {
+	if nr, ok := rt.(interface{ SetNeverReady(string, bool) }); ok {
+		nr.SetNeverReady(image, true)
+	}
 }

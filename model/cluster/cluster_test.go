@@ -227,7 +227,7 @@ func builtin(t *testing.T, name string) *scenario.Scenario {
 	return sc
 }
 
-// TestRollbackScenario: a never-ready version stalls at the availability floor
+// TestRollbackScenario: a crashing version stalls at the availability floor
 // (old ReplicaSet 8 of 10, maxUnavailable 2), the Progressing condition turns
 // False/ProgressDeadlineExceeded 600 s after the last progress, and the rollback
 // brings the first revision's ReplicaSet back as revision 3 with 10 ready pods.
