@@ -30,6 +30,35 @@ func (m Mode) String() string { return string(m) }
 // Known reports whether m is one of the modes above.
 func (m Mode) Known() bool { return m == ModeIPTables || m == ModeIPVS || m == ModeNFTables }
 
+// Scheduler is an IPVS scheduler: how an IPVS virtual server picks the real server
+// of a new connection (kube-proxy's --ipvs-scheduler, KubeProxyIPVSConfiguration
+// .Scheduler in pkg/proxy/apis/config/types.go; empty means rr, pkg/proxy/ipvs/
+// proxier.go defaultScheduler).
+type Scheduler string
+
+// IPVS schedulers kubesim models (Linux net/netfilter/ipvs/ip_vs_{rr,lc,sh}.c).
+const (
+	// SchedulerRR is round-robin: each new connection goes to the next real server
+	// of the list (the kube-proxy default).
+	SchedulerRR Scheduler = "rr"
+	// SchedulerLC is least-connection: the real server with the fewest active
+	// connections, the first in list order on a tie (ip_vs_lc.c picks the lowest
+	// overhead = activeconns<<8 + inactconns; kubesim counts every connection as
+	// active from the pick to its close).
+	SchedulerLC Scheduler = "lc"
+	// SchedulerSH is source hashing: a 256-bucket table (IP_VS_SH_TAB_BITS 8)
+	// whose bucket i holds real server i mod n (ip_vs_sh_reassign with weight 1),
+	// indexed by hash_32(client IP, 8); a client keeps its real server while the
+	// set of servers is unchanged.
+	SchedulerSH Scheduler = "sh"
+)
+
+// String returns the scheduler's name.
+func (s Scheduler) String() string { return string(s) }
+
+// Known reports whether s is one of the schedulers above.
+func (s Scheduler) Known() bool { return s == SchedulerRR || s == SchedulerLC || s == SchedulerSH }
+
 // DefaultClientIPAffinityTimeout is how long a ClientIP session affinity entry lives
 // after its last use: DefaultClientIPServiceAffinitySeconds = 10800 s (3 h)
 // (reference §5; staging/src/k8s.io/api/core/v1/types.go).
@@ -39,6 +68,9 @@ const DefaultClientIPAffinityTimeout = 10800 * time.Second
 type Config struct {
 	// Mode selects how backends are chosen (default iptables, reference §5).
 	Mode Mode
+	// Scheduler is the IPVS scheduler of mode ipvs (default rr, reference §5; empty
+	// means rr). It must be rr or empty in the other modes, which have no scheduler.
+	Scheduler Scheduler
 	// SyncLatency is how long one sync takes to write the rules (iptables-restore,
 	// ipvs netlink calls, nft): the time between reading the pending changes and the
 	// kernel using the new rules. A model parameter, not a reference value: calibrate
@@ -67,6 +99,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Mode:            ModeIPTables,
+		Scheduler:       SchedulerRR,
 		SyncLatency:     dist.LogNormal(20*time.Millisecond, 0.5),
 		MinSyncPeriod:   time.Second,
 		SyncPeriod:      30 * time.Second,
@@ -80,6 +113,12 @@ func DefaultConfig() Config {
 func (c *Config) Validate(reg *dist.Registry) error {
 	if !c.Mode.Known() {
 		return fmt.Errorf("mode: unknown proxy mode %q (known: %s, %s, %s)", c.Mode, ModeIPTables, ModeIPVS, ModeNFTables)
+	}
+	if c.Scheduler != "" && !c.Scheduler.Known() {
+		return fmt.Errorf("scheduler: unknown IPVS scheduler %q (known: %s, %s, %s)", c.Scheduler, SchedulerRR, SchedulerLC, SchedulerSH)
+	}
+	if c.Scheduler != "" && c.Scheduler != SchedulerRR && c.Mode != ModeIPVS {
+		return fmt.Errorf("scheduler: %s needs mode %s (mode %s has no IPVS scheduler)", c.Scheduler, ModeIPVS, c.Mode)
 	}
 	if reg == nil {
 		return fmt.Errorf("syncLatency: no distribution registry given")

@@ -39,6 +39,16 @@
 // O(slices + endpoints of changed slices) per dirty Service; Pick is O(log slices)
 // (plus a map lookup with session affinity) and does not allocate.
 //
+// IPVS schedulers (Config.Scheduler; reference §5 names rr, the default): rr goes
+// round-robin per service port; lc sends a new connection to the real server with
+// the fewest active connections (a min-heap per service port ordered by
+// (connections, position in the table), so a pick and a close are O(log n); the
+// counts carry over when the table is reprogrammed); sh hashes the client IP into a
+// 256-bucket table whose bucket b holds real server b mod n (Linux
+// net/netfilter/ipvs/ip_vs_sh.c: hash_32(ip, 8), ip_vs_sh_reassign), so a client
+// keeps its server while the set is unchanged. lc needs to know when connections
+// end: the client traffic model calls ConnClosed.
+//
 // Simplification: an endpoint listed in two slices of a Service (a transient state
 // of the endpointslice controller) is not deduplicated in the rules, so it gets two
 // shares of the traffic until the controller settles; upstream's
@@ -445,6 +455,7 @@ type portTable struct {
 	fallback bool // backends are serving+terminating (no ready endpoint)
 	rr       int  // ipvs round-robin cursor
 	aff      map[string]affEntry
+	lc       *lcState // ipvs lc: active connections per backend (nil in other modes)
 }
 
 // affEntry is a ClientIP affinity entry: where the client's backend sits in the
@@ -603,6 +614,17 @@ func (p *Proxy) install(st *svcState, next *svcTable, since sim.Time) {
 				pt.aff = op.aff
 				p.reapAffinity(pt, now)
 			}
+			if p.scheduler() == SchedulerLC {
+				if op != nil && op.lc != nil && len(op.groups) == len(pt.groups) && sameGroups(op.groups, pt.groups) {
+					pt.lc = op.lc
+				} else {
+					var prev *lcState
+					if op != nil {
+						prev = op.lc
+					}
+					pt.lc = buildLC(pt, prev)
+				}
+			}
 			if op == nil || old.clusterIP != next.clusterIP || old.affinity != next.affinity || op.fallback != pt.fallback ||
 				op.name != pt.name || !sameGroups(op.groups, pt.groups) {
 				p.traceProgram(k, next, pt)
@@ -651,7 +673,8 @@ func (p *Proxy) reapAffinity(pt *portTable, now sim.Time) {
 //
 // iptables and nftables choose uniformly at random from the
 // "kube-proxy/<node>/pick" stream (the 1/(n−i) rule chain is a uniform choice);
-// ipvs goes round-robin per service port. With sessionAffinity ClientIP a client
+// ipvs uses Config.Scheduler per service port (rr round-robin, lc least active
+// connections, sh source hashing of clientIP). With sessionAffinity ClientIP a client
 // keeps its backend while it is still programmed and was used within
 // AffinityTimeout.
 func (p *Proxy) Pick(namespace, name string, port int32, clientIP string) (addr string, ok bool) {
@@ -674,14 +697,24 @@ func (p *Proxy) Pick(namespace, name string, port int32, clientIP string) (addr 
 			if b := pt.find(&e); b != nil {
 				e.last = now
 				pt.aff[clientIP] = e
+				if pt.lc != nil {
+					pt.lc.open(b.address())
+				}
 				return b.address(), true
 			}
 		}
 	}
 	var i int
 	if p.cfg.Mode == ModeIPVS {
-		i = pt.rr % n
-		pt.rr = (i + 1) % n
+		switch {
+		case pt.lc != nil:
+			i = pt.lc.pick()
+		case p.scheduler() == SchedulerSH:
+			i = shBucket(clientIP) % n
+		default:
+			i = pt.rr % n
+			pt.rr = (i + 1) % n
+		}
 	} else {
 		i = p.rng.IntN(n)
 	}
@@ -693,6 +726,45 @@ func (p *Proxy) Pick(namespace, name string, port int32, clientIP string) (addr 
 		pt.aff[clientIP] = affEntry{g: g, i: j, base: &pt.groups[g][0], ip: b.ip, port: b.port, last: now}
 	}
 	return b.address(), true
+}
+
+// ConnClosed tells the proxy that a connection it routed to addr for the Service
+// namespace/name on port has ended (the client traffic model calls it when a
+// request finishes or the client gives up). Only the IPVS lc scheduler uses it, to
+// count active connections per real server; otherwise it is a no-op. Closing a
+// connection whose backend is no longer programmed is ignored. O(log n).
+func (p *Proxy) ConnClosed(namespace, name string, port int32, addr string) {
+	t := p.tables[svcKey{namespace, name}]
+	if t == nil {
+		return
+	}
+	if pt := t.port(port, ""); pt != nil && pt.lc != nil {
+		pt.lc.close(addr)
+	}
+}
+
+// ActiveConns returns the active connections the lc scheduler counts for addr on
+// the Service's port (0 in other schedulers), for tests and tracing.
+func (p *Proxy) ActiveConns(namespace, name string, port int32, addr string) int {
+	t := p.tables[svcKey{namespace, name}]
+	if t == nil {
+		return 0
+	}
+	pt := t.port(port, "")
+	if pt == nil || pt.lc == nil {
+		return 0
+	}
+	if i, ok := pt.lc.pos[addr]; ok {
+		return pt.lc.heap[i].conns
+	}
+	return 0
+}
+
+func (p *Proxy) scheduler() Scheduler {
+	if p.cfg.Mode != ModeIPVS || p.cfg.Scheduler == "" {
+		return SchedulerRR
+	}
+	return p.cfg.Scheduler
 }
 
 // find returns the backend of an affinity entry if it is still programmed, updating
@@ -753,9 +825,14 @@ func (p *Proxy) traceProgram(k svcKey, t *svcTable, pt *portTable) {
 	switch p.cfg.Mode {
 	case ModeIPVS:
 		fmt.Fprintf(&b, "programmed IPVS virtual server %s for service %s/%s: ", vip, k.ns, k.name)
-		if n == 0 {
+		switch {
+		case n == 0:
 			b.WriteString("no real servers, the service port REJECTs (clients get connection refused)")
-		} else {
+		case p.scheduler() == SchedulerLC:
+			fmt.Fprintf(&b, "lc over %d real server%s (%s); each new connection goes to the one with the fewest active connections (the first in list order on a tie)", n, plural(n), listShort(pt))
+		case p.scheduler() == SchedulerSH:
+			fmt.Fprintf(&b, "sh over %d real server%s (%s); each new connection goes to the server of bucket hash_32(client IP) of a 256-bucket table (bucket b → server b mod %d), so a client keeps its server while the set is unchanged", n, plural(n), listShort(pt), n)
+		default:
 			fmt.Fprintf(&b, "rr over %d real server%s (%s); each new connection goes to the next one", n, plural(n), listShort(pt))
 		}
 	case ModeNFTables:

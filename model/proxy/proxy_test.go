@@ -585,6 +585,11 @@ func TestConfigValidate(t *testing.T) {
 		{"negative qps", func(c *Config) { c.QPS = -1 }, "qps"},
 		{"zero burst", func(c *Config) { c.Burst = 0 }, "burst"},
 		{"zero affinity timeout", func(c *Config) { c.AffinityTimeout = 0 }, "affinityTimeout"},
+		{"ipvs lc", func(c *Config) { c.Mode, c.Scheduler = ModeIPVS, SchedulerLC }, ""},
+		{"ipvs sh", func(c *Config) { c.Mode, c.Scheduler = ModeIPVS, SchedulerSH }, ""},
+		{"empty scheduler is rr", func(c *Config) { c.Scheduler = "" }, ""},
+		{"unknown scheduler", func(c *Config) { c.Mode, c.Scheduler = ModeIPVS, "wlc" }, "scheduler: unknown IPVS scheduler \"wlc\""},
+		{"scheduler outside ipvs", func(c *Config) { c.Scheduler = SchedulerLC }, "scheduler: lc needs mode ipvs"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -607,7 +612,7 @@ func TestConfigValidate(t *testing.T) {
 func TestDefaultConfigMatchesReference(t *testing.T) {
 	c := DefaultConfig()
 	if c.Mode != ModeIPTables || c.MinSyncPeriod != time.Second || c.SyncPeriod != 30*time.Second ||
-		c.QPS != 5 || c.Burst != 10 || c.AffinityTimeout != 10800*time.Second {
+		c.QPS != 5 || c.Burst != 10 || c.AffinityTimeout != 10800*time.Second || c.Scheduler != SchedulerRR {
 		t.Fatalf("defaults drifted from reference §5/§6.3: %+v", c)
 	}
 }

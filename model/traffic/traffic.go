@@ -13,6 +13,24 @@
 // A request not answered within Timeout fails with "timeout", and a later answer is
 // ignored.
 //
+// Service discovery (Config.UseDNS): a client first resolves Host through cluster
+// DNS (a Resolver: the CoreDNS model) and keeps the answer for its TTL, one cache per
+// client IP; requests that arrive while its query is in flight wait for it. A name
+// that does not resolve fails the request with "NXDOMAIN". A Service's ClusterIP
+// sends the connection through the node's kube-proxy as above; a headless Service's
+// answer is pod IPs, and the client connects straight to the first one (the DNS
+// server rotates them per answer).
+//
+// Connection ends: when a request routed by a kube-proxy finishes (answered, refused
+// or timed out), the generator tells that proxy (ConnTracker), so the IPVS lc
+// scheduler can count active connections.
+//
+// Per-backend load: Stats.Backends counts requests, successes, failures and latency
+// per backend address (bounded by the number of backends). With PerBackendMetrics,
+// the same goes to telemetry under the backend's address. The first "connection
+// refused" of each backend is traced: requests that a node's rules still send to a
+// pod that is gone.
+//
 // Cost: the generator keeps one pending arrival event, one timeout event (deadlines
 // are monotonic, so a FIFO of in-flight requests and a timer on its head cover them
 // all) and one gauge tick; each request adds at most two latency events.
@@ -23,6 +41,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +61,8 @@ const (
 	ReasonNoEndpoints       = "no endpoints"
 	ReasonConnectionRefused = "connection refused"
 	ReasonTimeout           = "timeout"
+	// ReasonNXDomain is used when the client's name does not resolve.
+	ReasonNXDomain = "NXDOMAIN"
 	// ReasonServerError is used when a listener fails a request without a reason.
 	ReasonServerError = "server error"
 )
@@ -54,6 +75,13 @@ const (
 	// MetricRate is the number of requests sent per virtual second (Gauge, once per
 	// second of the generator's active window).
 	MetricRate = "requests_per_second"
+	// MetricBackendLatencyPrefix + "<pod ip:port>" is the latency of each successful
+	// request that backend answered (Observe; only with PerBackendMetrics).
+	MetricBackendLatencyPrefix = "request_latency_seconds/"
+	// MetricBackendRatePrefix + "<pod ip:port>" is the requests sent to that backend
+	// per virtual second (Gauge, each second it got requests; only with
+	// PerBackendMetrics).
+	MetricBackendRatePrefix = "requests_per_second/"
 )
 
 // Config describes one client population.
@@ -82,6 +110,17 @@ type Config struct {
 	// TraceEach emits a step-0 trace record for every request (the "events" trace
 	// level); otherwise only the first answered request is traced.
 	TraceEach bool
+	// UseDNS makes clients resolve Host through cluster DNS before connecting
+	// (SetResolver must be called). Host defaults to
+	// <service>.<namespace>.svc.cluster.local.
+	UseDNS bool
+	// Host is the name clients resolve, with the search list of the Service's
+	// namespace (a trailing dot makes it absolute). It should name Service (or its
+	// pods, for a headless Service): a ClusterIP answer is routed as Service.
+	Host string
+	// PerBackendMetrics records latency and rate per backend address in telemetry
+	// (one series per pod: enable it for load-balance studies).
+	PerBackendMetrics bool
 }
 
 // DefaultConfig returns a small client population for the Nginx story. ClientNodes
@@ -154,7 +193,40 @@ func (c *Config) Validate(reg *dist.Registry) error {
 	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be positive, got %v", c.Timeout)
 	}
+	if c.Host != "" {
+		h := strings.TrimSuffix(c.Host, ".")
+		if h == "" || strings.Contains(h, "..") || strings.HasPrefix(h, ".") || strings.ContainsAny(h, " /:") {
+			return fmt.Errorf("host: %q is not a DNS name", c.Host)
+		}
+		if !c.UseDNS {
+			return fmt.Errorf("host: set, but useDNS is false (clients would not resolve it)")
+		}
+	}
 	return nil
+}
+
+// host returns the name clients resolve.
+func (c *Config) host() string {
+	if c.Host != "" {
+		return c.Host
+	}
+	ns, name, _ := strings.Cut(c.Service, "/")
+	return name + "." + ns + ".svc.cluster.local"
+}
+
+// Resolver answers DNS queries: the CoreDNS model (*dns.Server implements it).
+// Resolve calls done once, later, with the addresses (nil when the name does not
+// resolve), their TTL, whether they are a Service's ClusterIP (vip) and the response
+// code ("NOERROR", "NXDOMAIN"). namespace selects the search list.
+type Resolver interface {
+	Resolve(name, namespace string, done func(addrs []string, ttl time.Duration, vip bool, rcode string))
+}
+
+// ConnTracker learns when a connection a kube-proxy routed ends (*proxy.Proxy
+// implements it; the IPVS lc scheduler counts active connections with it). A
+// Picker that implements it is told of every connection it routed, exactly once.
+type ConnTracker interface {
+	ConnClosed(namespace, name string, port int32, addr string)
 }
 
 // Picker chooses a backend for a new connection: a node's kube-proxy
@@ -181,6 +253,27 @@ type Stats struct {
 	LatencySum     time.Duration
 	// InFlight is the number of requests sent but not yet finished.
 	InFlight uint64
+	// Resolutions is the number of DNS resolutions clients made (UseDNS).
+	Resolutions uint64
+	// Backends is the load per backend address, sorted by address.
+	Backends []BackendStats
+}
+
+// BackendStats is the load one backend (a pod address) received.
+type BackendStats struct {
+	Addr       string
+	Requests   uint64 // connections sent to it
+	OK         uint64
+	Failed     uint64
+	LatencySum time.Duration // of the successful ones
+}
+
+// MeanLatency returns the mean latency of the backend's successful requests.
+func (b BackendStats) MeanLatency() time.Duration {
+	if b.OK == 0 {
+		return 0
+	}
+	return b.LatencySum / time.Duration(b.OK)
 }
 
 // MeanLatency returns the mean latency of successful requests (0 if none).
@@ -211,9 +304,29 @@ const (
 )
 
 type clientNode struct {
-	name  string
-	proxy Picker
-	ips   []string
+	name    string
+	proxy   Picker
+	tracker ConnTracker // proxy, when it tracks connections
+	ips     []string
+}
+
+// client is the DNS state of one client IP: its cached answer and the requests
+// waiting for a resolution in flight.
+type client struct {
+	addrs     []string
+	vip       bool
+	nx        bool
+	expires   sim.Time
+	cached    bool
+	resolving bool
+	waiting   []*request
+}
+
+// backend is the load of one backend address.
+type backend struct {
+	BackendStats
+	refusedTraced bool
+	win           uint64 // requests in the current gauge window
 }
 
 // request is one request in flight. The embedded network.Request is what the
@@ -221,6 +334,8 @@ type clientNode struct {
 type request struct {
 	network.Request
 	node     int
+	ip       string
+	proxied  bool // a kube-proxy routed it (tell it when it ends)
 	addr     string
 	deadline sim.Time
 	answered bool // Done was called; the response is travelling back
@@ -259,7 +374,17 @@ type Generator struct {
 	stats     Stats
 	failedBy  map[string]uint64
 	answered1 bool
+
+	resolver Resolver
+	host     string
+	clients  []client // by client index (node*ClientsPerNode + ip)
+	backends map[string]*backend
+	touched  []*backend // backends with requests in the current window (PerBackendMetrics)
 }
+
+// SetResolver gives the generator its cluster DNS (needed with UseDNS). Call it
+// before Start.
+func (g *Generator) SetResolver(r Resolver) { g.resolver = r }
 
 // New builds a generator. proxies maps each client node to its kube-proxy; every
 // node of cfg.ClientNodes needs one. fabric is the pod network; tel may be nil.
@@ -287,6 +412,11 @@ func New(eng *sim.Engine, cfg Config, proxies map[string]Picker, fabric *network
 		gaps:     distuv.Exponential{Rate: cfg.Rate, Src: eng.Source("traffic/" + cfg.Name + "/arrivals")},
 		choose:   eng.Stream("traffic/" + cfg.Name + "/client"),
 		failedBy: map[string]uint64{},
+		host:     cfg.host(),
+		backends: map[string]*backend{},
+	}
+	if cfg.UseDNS {
+		g.clients = make([]client, len(cfg.ClientNodes)*cfg.ClientsPerNode)
 	}
 	g.doneFn = g.onDone
 	for i, n := range cfg.ClientNodes {
@@ -295,6 +425,7 @@ func New(eng *sim.Engine, cfg Config, proxies map[string]Picker, fabric *network
 			return nil, fmt.Errorf("clientNodes[%d]: no kube-proxy for node %q", i, n)
 		}
 		cn := clientNode{name: n, proxy: pk, ips: make([]string, cfg.ClientsPerNode)}
+		cn.tracker, _ = pk.(ConnTracker)
 		for k := range cn.ips {
 			idx := i*cfg.ClientsPerNode + k
 			cn.ips[k] = fmt.Sprintf("100.%d.%d.%d", 64+idx>>16, (idx>>8)&255, idx&255)
@@ -309,6 +440,9 @@ func New(eng *sim.Engine, cfg Config, proxies map[string]Picker, fabric *network
 func (g *Generator) Start() {
 	if g.started {
 		return
+	}
+	if g.cfg.UseDNS && g.resolver == nil {
+		panic("traffic: " + g.comp + " has UseDNS but no resolver (call SetResolver before Start)")
 	}
 	g.started = true
 	begin := max(g.eng.Now(), sim.Time(g.cfg.Start))
@@ -326,6 +460,11 @@ func (g *Generator) Stats() Stats {
 		s.FailedBy = append(s.FailedBy, ReasonCount{Reason: r, Count: n})
 	}
 	sort.Slice(s.FailedBy, func(i, j int) bool { return s.FailedBy[i].Reason < s.FailedBy[j].Reason })
+	s.Backends = make([]BackendStats, 0, len(g.backends))
+	for _, b := range g.backends {
+		s.Backends = append(s.Backends, b.BackendStats)
+	}
+	sort.Slice(s.Backends, func(i, j int) bool { return s.Backends[i].Addr < s.Backends[j].Addr })
 	s.InFlight = s.Sent - s.OK - s.Failed
 	return s
 }
@@ -371,12 +510,13 @@ func (g *Generator) send() {
 	now := g.eng.Now()
 	node := g.choose.IntN(len(g.nodes))
 	cn := &g.nodes[node]
-	ip := cn.ips[0]
+	k := 0
 	if len(cn.ips) > 1 {
-		ip = cn.ips[g.choose.IntN(len(cn.ips))]
+		k = g.choose.IntN(len(cn.ips))
 	}
+	ip := cn.ips[k]
 	g.nextID++
-	r := &request{node: node, deadline: now.Add(g.cfg.Timeout)}
+	r := &request{node: node, ip: ip, deadline: now.Add(g.cfg.Timeout)}
 	r.ID = g.nextID
 	r.Sent = now
 	r.Client = cn.name
@@ -387,13 +527,92 @@ func (g *Generator) send() {
 	}
 	g.stats.Sent++
 	g.winSent++
-	addr, ok := cn.proxy.Pick(g.ns, g.svc, g.cfg.Port, ip)
-	if !ok {
-		g.fail(r, ReasonNoEndpoints)
+	if !g.cfg.UseDNS {
+		g.connect(r, nil, true)
 		return
 	}
-	r.addr = addr
+	c := &g.clients[node*g.cfg.ClientsPerNode+k]
+	if c.cached && now < c.expires {
+		g.useAnswer(r, c)
+		return
+	}
+	c.waiting = append(c.waiting, r)
+	if c.resolving {
+		return
+	}
+	c.resolving = true
+	g.stats.Resolutions++
+	g.resolver.Resolve(g.host, g.ns, func(addrs []string, ttl time.Duration, vip bool, rcode string) {
+		g.resolved(c, addrs, ttl, vip, rcode)
+	})
+}
+
+// resolved stores a DNS answer in the client's cache for its TTL and lets the
+// requests that waited for it go on.
+func (g *Generator) resolved(c *client, addrs []string, ttl time.Duration, vip bool, rcode string) {
+	now := g.eng.Now()
+	c.resolving = false
+	c.addrs, c.vip, c.nx = addrs, vip, rcode != "NOERROR" || len(addrs) == 0
+	c.cached, c.expires = true, now.Add(max(ttl, 0))
+	waiting := c.waiting
+	c.waiting = nil
+	for _, r := range waiting {
+		if !r.finished {
+			g.useAnswer(r, c)
+		}
+	}
+}
+
+// useAnswer connects r with the client's DNS answer.
+func (g *Generator) useAnswer(r *request, c *client) {
+	if c.nx {
+		g.fail(r, ReasonNXDomain)
+		return
+	}
+	g.connect(r, c.addrs, c.vip)
+}
+
+// connect routes r: through the node's kube-proxy when the destination is the
+// Service (no DNS, or a ClusterIP answer), else straight to the first pod IP.
+func (g *Generator) connect(r *request, addrs []string, vip bool) {
+	if vip {
+		cn := &g.nodes[r.node]
+		addr, ok := cn.proxy.Pick(g.ns, g.svc, g.cfg.Port, r.ip)
+		if !ok {
+			g.fail(r, ReasonNoEndpoints)
+			return
+		}
+		r.addr, r.proxied = addr, true
+	} else {
+		r.addr = addrs[0] + ":" + strconv.Itoa(int(g.cfg.Port))
+	}
+	b := g.backend(r.addr)
+	b.Requests++
+	if g.cfg.PerBackendMetrics {
+		if b.win == 0 {
+			g.touched = append(g.touched, b)
+		}
+		b.win++
+	}
 	g.eng.ScheduleAfter(g.lat.Sample(), g, evAtServer, 0, r)
+}
+
+func (g *Generator) backend(addr string) *backend {
+	b := g.backends[addr]
+	if b == nil {
+		b = &backend{BackendStats: BackendStats{Addr: addr}}
+		g.backends[addr] = b
+	}
+	return b
+}
+
+// closed tells the proxy that routed r that its connection ended.
+func (g *Generator) closed(r *request) {
+	if r.proxied {
+		if t := g.nodes[r.node].tracker; t != nil {
+			t.ConnClosed(g.ns, g.svc, g.cfg.Port, r.addr)
+		}
+	}
 }
 
 // atServer: the connection reaches the backend address after one network latency.
@@ -477,6 +696,14 @@ func (g *Generator) succeed(r *request) {
 	g.stats.LatencySamples++
 	g.stats.LatencySum += lat
 	g.tel.Observe(MetricLatency, now, lat.Seconds())
+	g.closed(r)
+	if b := g.backends[r.addr]; b != nil {
+		b.OK++
+		b.LatencySum += lat
+		if g.cfg.PerBackendMetrics {
+			g.tel.Observe(MetricBackendLatencyPrefix+r.addr, now, lat.Seconds())
+		}
+	}
 	if !g.answered1 {
 		g.answered1 = true
 		// The object is the request itself, so the step's latency of the Service is
@@ -495,6 +722,19 @@ func (g *Generator) fail(r *request, reason string) {
 	r.finished = true
 	g.stats.Failed++
 	g.failedBy[reason]++
+	g.closed(r)
+	if b := g.backends[r.addr]; r.addr != "" && b != nil {
+		b.Failed++
+		if reason == ReasonConnectionRefused && !b.refusedTraced {
+			b.refusedTraced = true
+			via := "the node's kube-proxy rules still send connections to it"
+			if !r.proxied {
+				via = "the client's cached DNS answer still names it"
+			}
+			g.tel.Trace(sim.Record{Time: g.eng.Now(), Step: 0, Component: g.comp, Action: "refused", Object: g.svcRef,
+				Detail: fmt.Sprintf("first request refused by %s (from %s): nothing listens there any more, but %s until the change reaches them", r.addr, g.nodes[r.node].name, via)})
+		}
+	}
 	if g.cfg.TraceEach {
 		now := g.eng.Now()
 		to := ""
@@ -525,6 +765,14 @@ func (g *Generator) tick() {
 	}
 	g.tel.Gauge(MetricRate, now, float64(g.winSent)/window.Seconds())
 	g.winSent = 0
+	if len(g.touched) > 1 {
+		sort.Slice(g.touched, func(i, j int) bool { return g.touched[i].Addr < g.touched[j].Addr })
+	}
+	for _, b := range g.touched {
+		g.tel.Gauge(MetricBackendRatePrefix+b.Addr, now, float64(b.win)/window.Seconds())
+		b.win = 0
+	}
+	g.touched = g.touched[:0]
 	g.scheduleTick()
 }
 

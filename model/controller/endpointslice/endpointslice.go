@@ -2,7 +2,7 @@
 // (reference §3.5; pkg/controller/endpointslice/endpointslice_controller.go,
 // staging/src/k8s.io/endpointslice/{reconciler.go,utils.go}).
 //
-// It watches Services, Pods and EndpointSlices. For each Service with a selector it
+// It watches Services, Pods, EndpointSlices and Nodes. For each Service with a selector it
 // lists the pods of the Service's namespace that the selector matches, have an IP
 // (status.podIP) and are not terminal, and writes them as endpoints into
 // EndpointSlices of at most MaxEndpointsPerSlice endpoints, labelled
@@ -18,10 +18,18 @@
 // kubesim indexes Services by one pair of their selector, so a pod event costs
 // O(pod labels + Services sharing that pair with the pod), with the same result.
 //
+// Each endpoint carries its pod's nodeName and the zone of that node: the value of
+// the node's topology.kubernetes.io/zone label, read from a node informer
+// (staging/src/k8s.io/endpointslice/utils.go podToEndpoint sets endpoint.Zone from
+// the node's labels). When a node appears or its zone label changes, the Services
+// selecting its pods are synced again, so their endpoints get the new zone; an
+// index of pods by node keeps that O(pods on the node).
+//
 // Simplifications, each a model decision:
 //   - one serial worker instead of 5 (see package workqueue);
-//   - no node informer: endpoints carry nodeName but no zone, and pods on unknown
-//     nodes are not skipped; no topology hints or trafficDistribution;
+//   - a pod whose node is not (yet) known gets an endpoint without a zone; upstream
+//     skips such a pod and retries the sync (reconciler.go "skipping Pod ... Node
+//     Not Found"); no topology hints or trafficDistribution;
 //   - Service labels are not mirrored onto slices;
 //   - the controller trusts its own writes at once (as upstream's
 //     endpointSliceTracker lets it) rather than waiting for the slice informer;
@@ -118,6 +126,7 @@ type Controller struct {
 	tel                      sim.Telemetry
 	factory                  *informers.Factory
 	svcInf, podInf, sliceInf *apiserver.Informer
+	nodeInf                  *apiserver.Informer
 	queue                    *workqueue.Queue
 	names                    *rand.Rand
 	svcs                     map[string]*service // by ns/name
@@ -125,7 +134,9 @@ type Controller struct {
 	// ns -> "key\x00value" -> Services, so a pod event looks only at Services that
 	// can select it.
 	bySel      map[string]map[string][]*service
-	podsByNS   map[string]map[string]*api.Pod // ns -> ns/name -> pod
+	podsByNS   map[string]map[string]*api.Pod       // ns -> ns/name -> pod
+	podsByNode map[api.NodeName]map[string]*api.Pod // node -> ns/name -> pod
+	zones      map[api.NodeName]string              // node -> its zone label ("" when unset)
 	slices     map[string]map[string]*api.EndpointSlice
 	tombstones map[string]int64 // ns/slice -> resource version when we deleted it
 	started    bool
@@ -221,6 +232,8 @@ func New(eng *sim.Engine, client *apiserver.Client, cfg Config, reg *dist.Regist
 		svcs:       map[string]*service{},
 		bySel:      map[string]map[string][]*service{},
 		podsByNS:   map[string]map[string]*api.Pod{},
+		podsByNode: map[api.NodeName]map[string]*api.Pod{},
+		zones:      map[api.NodeName]string{},
 		slices:     map[string]map[string]*api.EndpointSlice{},
 		tombstones: map[string]int64{},
 	}
@@ -257,7 +270,12 @@ func (c *Controller) Start() {
 		OnUpdate: func(_, cur api.Object) { c.onSlice(cur) },
 		OnDelete: c.onSliceDelete,
 	})
-	informers.WhenSynced(c.queue.Start, c.svcInf, c.podInf, c.sliceInf)
+	c.nodeInf = c.factory.Informer(api.KindNode, apiserver.Handlers{
+		OnAdd:    func(o api.Object) { c.onNode(o.(*api.Node)) },
+		OnUpdate: func(_, cur api.Object) { c.onNode(cur.(*api.Node)) },
+		OnDelete: c.onNodeDelete,
+	})
+	informers.WhenSynced(c.queue.Start, c.svcInf, c.podInf, c.sliceInf, c.nodeInf)
 }
 
 func keyOf(o api.Object) string { m := o.Meta(); return m.Namespace + "/" + m.Name }
@@ -319,6 +337,17 @@ func (c *Controller) onPod(old, cur *api.Pod) {
 		c.podsByNS[cur.Namespace] = m
 	}
 	m[k] = cur
+	if old != nil && old.Spec.NodeName != cur.Spec.NodeName {
+		c.unindexPodNode(old.Spec.NodeName, k)
+	}
+	if cur.Spec.NodeName != "" {
+		byNode := c.podsByNode[cur.Spec.NodeName]
+		if byNode == nil {
+			byNode = map[string]*api.Pod{}
+			c.podsByNode[cur.Spec.NodeName] = byNode
+		}
+		byNode[k] = cur
+	}
 	changed := old == nil || endpointChanged(old, cur)
 	var cands []*service
 	if old == nil || maps.Equal(old.Labels, cur.Labels) {
@@ -349,11 +378,67 @@ func (c *Controller) onPodDelete(o api.Object) {
 			delete(c.podsByNS, p.Namespace)
 		}
 	}
+	c.unindexPodNode(p.Spec.NodeName, k)
 	for _, s := range c.candidates(p.Namespace, p.Labels) {
 		if _, ok := s.members[k]; ok {
 			delete(s.members, k)
 			c.queue.AddAfter(s.key, c.cfg.EndpointUpdatesBatchPeriod)
 		}
+	}
+}
+
+func (c *Controller) unindexPodNode(node api.NodeName, k string) {
+	if m := c.podsByNode[node]; m != nil {
+		delete(m, k)
+		if len(m) == 0 {
+			delete(c.podsByNode, node)
+		}
+	}
+}
+
+// onNode records a node's zone; when it is new or its zone label changed, the
+// Services selecting the node's pods are synced again so their endpoints carry the
+// zone (the work is O(pods on the node); heartbeats and status updates that keep
+// the zone cost one map lookup).
+func (c *Controller) onNode(n *api.Node) {
+	name := api.NodeName(n.Name)
+	zone := n.Labels[api.LabelZone]
+	if old, ok := c.zones[name]; ok && old == zone {
+		return
+	}
+	c.zones[name] = zone
+	c.requeueNodePods(name)
+}
+
+func (c *Controller) onNodeDelete(o api.Object) {
+	name := api.NodeName(o.(*api.Node).Name)
+	if _, ok := c.zones[name]; !ok {
+		return
+	}
+	delete(c.zones, name)
+	c.requeueNodePods(name)
+}
+
+// requeueNodePods queues the Services that select a pod of node, each once, in key
+// order.
+func (c *Controller) requeueNodePods(node api.NodeName) {
+	pods := c.podsByNode[node]
+	if len(pods) == 0 {
+		return
+	}
+	seen := map[*service]bool{}
+	var out []*service
+	for _, p := range pods {
+		for _, s := range c.candidates(p.Namespace, p.Labels) {
+			if _, ok := s.members[keyOf(p)]; ok && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *service) int { return strings.Compare(a.key, b.key) })
+	for _, s := range out {
+		c.queue.AddAfter(s.key, c.cfg.EndpointUpdatesBatchPeriod)
 	}
 }
 
@@ -446,8 +531,9 @@ func (c *Controller) ownedSlices(svcKey string, uid api.UID) []*api.EndpointSlic
 
 // desiredEndpoints builds the Service's endpoints from its selected pods, sorted by
 // pod name (reconciler.go reconcile + utils.go podToEndpoint,
-// ShouldPodBeInEndpoints with terminating pods included).
-func desiredEndpoints(svc *api.Service, members map[string]*api.Pod) []api.Endpoint {
+// ShouldPodBeInEndpoints with terminating pods included). zones maps a node to its
+// topology.kubernetes.io/zone label.
+func desiredEndpoints(svc *api.Service, members map[string]*api.Pod, zones map[api.NodeName]string) []api.Endpoint {
 	pods := make([]*api.Pod, 0, len(members))
 	for _, p := range members {
 		if p.IsTerminal() || p.Status.PodIP == "" {
@@ -468,6 +554,7 @@ func desiredEndpoints(svc *api.Service, members map[string]*api.Pod) []api.Endpo
 				Terminating: terminating,
 			},
 			NodeName: p.Spec.NodeName,
+			Zone:     zones[p.Spec.NodeName],
 			PodName:  p.Name,
 			PodUID:   p.UID,
 		}
@@ -520,7 +607,7 @@ func (c *Controller) sync(key string) {
 		return
 	}
 	svc := s.svc
-	desired := desiredEndpoints(svc, s.members)
+	desired := desiredEndpoints(svc, s.members, c.zones)
 	p := reconcile(desired, slicePorts(svc), c.ownedSlices(key, svc.UID), c.cfg.MaxEndpointsPerSlice, c.newSliceFunc(svc))
 	// The story's step 6 is about routing clients to running pods: writes that
 	// carry no ready endpoint yet (the placeholder slice, not-ready pods) are

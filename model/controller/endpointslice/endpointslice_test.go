@@ -395,3 +395,89 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func zonedNode(name, zone string) *api.Node {
+	n := &api.Node{ObjectMeta: api.ObjectMeta{Name: name, Labels: map[string]string{}}}
+	if zone != "" {
+		n.Labels[api.LabelZone] = zone
+	}
+	return n
+}
+
+func TestEndpointsCarryTheirNodesZone(t *testing.T) {
+	cases := []struct {
+		name string
+		// nodeFirst creates the nodes before the Service and pods; otherwise the
+		// nodes arrive after the endpoints were written and the controller must
+		// sync again.
+		nodeFirst bool
+	}{
+		{"nodes known before the pods", true},
+		{"nodes registered after the endpoints", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			nodes := []*api.Node{zonedNode("node-1", "zone-a"), zonedNode("node-2", "zone-b"), zonedNode("node-3", "")}
+			if tc.nodeFirst {
+				for _, n := range nodes {
+					e.create(n)
+				}
+			}
+			e.create(newService("nginx", nginxLabels))
+			for i, node := range []string{"node-1", "node-2", "node-3"} {
+				p := runningPod("default", fmt.Sprintf("nginx-%d", i), nginxLabels, fmt.Sprintf("10.244.%d.2", i+1), true)
+				p.Spec.NodeName = api.NodeName(node)
+				e.create(p)
+			}
+			e.run(3 * time.Second)
+			if !tc.nodeFirst {
+				sl := e.slices()
+				if len(sl) != 1 || endpointByPod(sl[0], "nginx-0") == nil || endpointByPod(sl[0], "nginx-0").Zone != "" {
+					t.Fatalf("before the nodes exist, endpoints must have no zone: %+v", sl)
+				}
+				for _, n := range nodes {
+					e.create(n)
+				}
+				e.run(3 * time.Second)
+			}
+			sl := e.slices()
+			if len(sl) != 1 {
+				t.Fatalf("slices: %d, want 1", len(sl))
+			}
+			want := map[string]string{"nginx-0": "zone-a", "nginx-1": "zone-b", "nginx-2": ""}
+			for pod, zone := range want {
+				ep := endpointByPod(sl[0], pod)
+				if ep == nil || ep.Zone != zone {
+					t.Fatalf("endpoint of %s: %+v, want zone %q", pod, ep, zone)
+				}
+			}
+		})
+	}
+}
+
+func TestNodeZoneChangeUpdatesEndpoints(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create(zonedNode("node-1", "zone-a"))
+	e.create(newService("nginx", nginxLabels))
+	e.create(runningPod("default", "nginx-0", nginxLabels, "10.244.1.2", true))
+	e.run(3 * time.Second)
+	if ep := endpointByPod(e.slices()[0], "nginx-0"); ep == nil || ep.Zone != "zone-a" {
+		t.Fatalf("endpoint %+v, want zone-a", ep)
+	}
+	var n *api.Node
+	e.wait("get node", func(done func(error)) {
+		e.user.Get(api.KindNode, "", "node-1", func(o api.Object, err error) {
+			if err == nil {
+				n = o.(*api.Node).DeepCopy()
+			}
+			done(err)
+		})
+	})
+	n.Labels[api.LabelZone] = "zone-c"
+	e.wait("update node", func(done func(error)) { e.user.Update(n, func(_ api.Object, err error) { done(err) }) })
+	e.run(3 * time.Second)
+	if ep := endpointByPod(e.slices()[0], "nginx-0"); ep == nil || ep.Zone != "zone-c" {
+		t.Fatalf("endpoint after the relabel %+v, want zone-c", ep)
+	}
+}
