@@ -75,6 +75,8 @@ type ModeledConfig struct {
 	// serializeImagePulls true unless maxParallelImagePulls >= 2). When false every
 	// pull proceeds at once with the full bandwidth (bandwidth sharing is not modeled).
 	SerializeImagePulls bool
+	// Usage is the CPU and memory usage model of running containers (usage.go).
+	Usage UsageConfig
 }
 
 // Image names of the default catalogue.
@@ -121,6 +123,7 @@ func DefaultModeledConfig() ModeledConfig {
 		Stop:                dist.LogNormal(100*time.Millisecond, 0.3),
 		Remove:              dist.LogNormal(30*time.Millisecond, 0.3),
 		SerializeImagePulls: true,
+		Usage:               DefaultUsageConfig(),
 	}
 }
 
@@ -167,6 +170,9 @@ func (c *ModeledConfig) Validate(reg *dist.Registry) error {
 		if p == "" {
 			return fmt.Errorf("preloaded[%d]: empty image name", i)
 		}
+	}
+	if err := c.Usage.Validate(); err != nil {
+		return err
 	}
 	if c.DefaultImageSize < 0 {
 		return fmt.Errorf("defaultImageSize: must not be negative")
@@ -231,6 +237,7 @@ type Modeled struct {
 	containers map[string]*container
 	seq        uint64
 	onExit     func(id string, exitCode int)
+	faults     faultState // injected faults (faults.go)
 }
 
 type imageSamplers struct {
@@ -255,6 +262,7 @@ type container struct {
 	timer     sim.Timer // pending process event: listen after ReadyAfter, or exit
 	stopping  bool
 	waiters   []func(error) // StopContainer callers waiting for the stop to finish
+	usage     usage         // CPU and memory usage (usage.go)
 }
 
 var (
@@ -399,7 +407,8 @@ func (m *Modeled) runPull(job *pullJob, behind int) {
 	_, present := m.images[job.ref]
 	d := m.pullOverhead.Sample()
 	var transfer int64
-	if !present && (im == nil || !im.Unavailable) {
+	faultErr := m.pullFault(job.ref)
+	if !present && (im == nil || !im.Unavailable) && faultErr == nil {
 		transfer = size
 		d += time.Duration(float64(size) / float64(m.cfg.PullBandwidth) * 1e9)
 	}
@@ -420,6 +429,9 @@ func (m *Modeled) runPull(job *pullJob, behind int) {
 		var err error
 		if im != nil && im.Unavailable {
 			err = fmt.Errorf("%w: pull %s: manifest for %s not found", ErrImageNotFound, job.ref, job.ref)
+			m.trace(5, "pull", obj, fmt.Sprintf("pull of %s failed after %.3fs: %v", job.ref, d.Seconds(), err))
+		} else if faultErr != nil {
+			err = faultErr
 			m.trace(5, "pull", obj, fmt.Sprintf("pull of %s failed after %.3fs: %v", job.ref, d.Seconds(), err))
 		} else {
 			m.images[job.ref] = size
@@ -454,6 +466,10 @@ func (m *Modeled) CreateContainer(spec ContainerSpec, done func(id string, err e
 	m.seq++
 	id := fmt.Sprintf("%s-%06d", m.node, m.seq)
 	m.eng.After(m.create.Sample(), func() {
+		if err := m.downErr(); err != nil {
+			done("", err)
+			return
+		}
 		if _, ok := m.images[ref]; !ok {
 			done("", fmt.Errorf("%w: %s", ErrNoSuchImage, ref))
 			return
@@ -485,15 +501,22 @@ func (m *Modeled) StartContainer(id string, done func(error)) {
 			done(fmt.Errorf("%w: %s", ErrNoSuchContainer, id))
 			return
 		}
+		if err := m.downErr(); err != nil {
+			done(err)
+			return
+		}
 		if c.state != StateCreated {
 			done(fmt.Errorf("%w: start of %s, which is %s", ErrContainerState, id, c.state))
 			return
 		}
 		c.state = StateRunning
 		c.startedAt = m.eng.Now()
+		m.usageChanged(c)
 		detail := fmt.Sprintf("started container %s (id %s): its main process runs", c.name, id)
 		smp := m.samplers(c.image)
 		switch {
+		case m.faults.neverReady[c.image]:
+			detail += "; it is a bad version: its process runs but never listens nor answers a probe, so the container never becomes ready"
 		case c.img != nil && c.img.Serve != nil && c.spec.PodIP != "":
 			after := smp.ready.Sample()
 			detail += fmt.Sprintf("; it will listen on %s:%d after %.3fs of start-up", c.spec.PodIP, c.img.Serve.Port, after.Seconds())
@@ -649,6 +672,9 @@ func (m *Modeled) SetExitHandler(fn func(id string, exitCode int)) { m.onExit = 
 func (m *Modeled) ProbeReady(id string) bool {
 	c, ok := m.containers[id]
 	if !ok || c.state != StateRunning || c.stopping {
+		return false
+	}
+	if c.lis == nil && m.faults.neverReady[c.image] {
 		return false
 	}
 	if c.img != nil && c.img.Serve != nil {

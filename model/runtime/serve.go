@@ -54,7 +54,9 @@ func (l *listener) Accept(r *network.Request) {
 		l.queue = append(l.queue, r)
 	default:
 		r.Done(r, false, "503 overloaded")
+		return
 	}
+	l.m.usageChanged(l.c)
 }
 
 func (l *listener) serve(i int, r *network.Request) {
@@ -82,6 +84,7 @@ func (l *listener) Handle(ev *sim.Event) {
 	} else {
 		l.free = append(l.free, i)
 	}
+	l.m.usageChanged(l.c)
 	r.Done(r, true, "")
 }
 
@@ -99,6 +102,7 @@ func (l *listener) close(reason string) {
 	}
 	failed = append(failed, l.queue[l.head:]...)
 	l.queue, l.head, l.free = nil, 0, nil
+	l.m.usageChanged(l.c)
 	for _, r := range failed {
 		r.Done(r, false, reason)
 	}
