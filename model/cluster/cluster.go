@@ -14,6 +14,7 @@ import (
 	"github.com/kubesim/kubesim/model/apiserver"
 	"github.com/kubesim/kubesim/model/controller/manager"
 	"github.com/kubesim/kubesim/model/dist"
+	"github.com/kubesim/kubesim/model/dns"
 	"github.com/kubesim/kubesim/model/etcd"
 	"github.com/kubesim/kubesim/model/kubelet"
 	"github.com/kubesim/kubesim/model/network"
@@ -49,6 +50,7 @@ type Cluster struct {
 	Proxies   []*proxy.Proxy
 	Traffic   []*traffic.Generator
 	Fabric    *network.Fabric
+	DNS       *dns.Server // nil unless the scenario enables cluster DNS
 
 	sc       *scenario.Scenario
 	tel      sim.Telemetry
@@ -122,6 +124,31 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		mcfg.EndpointSlice.SyncLatency = d.Spec
 	}
 	setInt(&mcfg.EndpointSlice.MaxEndpointsPerSlice, cc.ControllerManager.MaxEndpointsPerSlice)
+	nl := &cc.NodeLifecycle
+	setDur(&mcfg.NodeLifecycle.NodeMonitorPeriod, nl.MonitorPeriod)
+	setDur(&mcfg.NodeLifecycle.NodeMonitorGracePeriod, nl.GracePeriod)
+	setDur(&mcfg.NodeLifecycle.NodeStartupGracePeriod, nl.StartupGracePeriod)
+	setFloat(&mcfg.NodeLifecycle.NodeEvictionRate, nl.EvictionRate)
+	setFloat(&mcfg.NodeLifecycle.SecondaryNodeEvictionRate, nl.SecondaryEvictionRate)
+	setFloat(&mcfg.NodeLifecycle.UnhealthyZoneThreshold, nl.UnhealthyZoneThreshold)
+	setInt(&mcfg.NodeLifecycle.LargeClusterSizeThreshold, nl.LargeClusterSizeThreshold)
+	// Storage: each class's provisioner latency; attach and mount latencies are the
+	// kubelets' (the first class that sets them applies to every volume).
+	vcfg := kubelet.DefaultVolumeConfig()
+	for _, st := range sc.Workload.Storage {
+		if st.ProvisionLatency != nil {
+			if mcfg.Volume.ProvisionerLatency == nil {
+				mcfg.Volume.ProvisionerLatency = map[string]dist.Spec{}
+			}
+			mcfg.Volume.ProvisionerLatency[StorageClassObject(&st).Provisioner] = st.ProvisionLatency.Spec
+		}
+		if st.AttachLatency != nil {
+			vcfg.AttachLatency = st.AttachLatency.Spec
+		}
+		if st.MountLatency != nil {
+			vcfg.MountLatency = st.MountLatency.Spec
+		}
+	}
 	mgr, err := manager.New(eng, srv, mcfg, reg, tel)
 	if err != nil {
 		return nil, fmt.Errorf("controller-manager: %w", err)
@@ -147,6 +174,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	pcfg := proxy.DefaultConfig()
 	if m := cc.Proxy.Mode; m != nil {
 		pcfg.Mode = proxy.Mode(*m)
+	}
+	if sch := cc.Proxy.Scheduler; sch != nil {
+		pcfg.Scheduler = proxy.Scheduler(*sch)
 	}
 	setDist(&pcfg.SyncLatency, cc.Proxy.SyncLatency)
 	setDur(&pcfg.MinSyncPeriod, cc.Proxy.MinSyncPeriod)
@@ -219,6 +249,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 			if err != nil {
 				return nil, fmt.Errorf("kubelet of node %s: %w", name, err)
 			}
+			if err := kl.ConfigureVolumes(vcfg, reg); err != nil {
+				return nil, fmt.Errorf("kubelet of node %s: volumes: %w", name, err)
+			}
 			c.Kubelets = append(c.Kubelets, kl)
 
 			px, err := proxy.New(eng, srv.Client("kube-proxy/"+name, pcfg.QPS, pcfg.Burst), name, pcfg, reg, tel)
@@ -230,6 +263,19 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 			pickers[name] = px
 			allNodes = append(allNodes, name)
 		}
+	}
+
+	// Cluster DNS.
+	if d := cc.DNS; d != nil {
+		dcfg := dns.DefaultConfig()
+		setDur(&dcfg.TTL, d.TTL)
+		setDist(&dcfg.QueryLatency, d.QueryLatency)
+		dcfg.TraceEach = opts.TraceEachRequest
+		srvDNS, err := dns.New(eng, srv.Client("coredns", dcfg.QPS, dcfg.Burst), dcfg, reg, tel)
+		if err != nil {
+			return nil, fmt.Errorf("coredns: %w", err)
+		}
+		c.DNS = srvDNS
 	}
 
 	// Client traffic.
@@ -249,9 +295,16 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		setDist(&tcfg.NetworkLatency, tr.NetworkLatency)
 		setDur(&tcfg.Timeout, tr.Timeout)
 		tcfg.TraceEach = opts.TraceEachRequest
+		tcfg.PerBackendMetrics = tr.PerBackendMetrics
+		if tr.Host != "" {
+			tcfg.UseDNS, tcfg.Host = true, tr.Host
+		}
 		g, err := traffic.New(eng, tcfg, pickers, c.Fabric, reg, tel)
 		if err != nil {
 			return nil, fmt.Errorf("traffic %s: %w", tr.Name, err)
+		}
+		if tcfg.UseDNS {
+			g.SetResolver(c.DNS)
 		}
 		c.Traffic = append(c.Traffic, g)
 	}
@@ -259,6 +312,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	// Start everything at t=0 (kubelets register at their StartAt).
 	sch.Start()
 	mgr.Start()
+	if c.DNS != nil {
+		c.DNS.Start()
+	}
 	for _, k := range c.Kubelets {
 		k.Start()
 	}
@@ -301,6 +357,21 @@ func (c *Cluster) scheduleWorkload() error {
 			})
 		})
 	}
+	for i := range c.sc.Workload.Storage {
+		obj := StorageClassObject(&c.sc.Workload.Storage[i])
+		c.submit(user, 0, obj, "POST the StorageClass")
+	}
+	for i := range c.sc.Workload.StatefulSets {
+		st := &c.sc.Workload.StatefulSets[i]
+		obj := StatefulSetObject(st)
+		c.submit(user, sim.Time(st.At.D()), obj, fmt.Sprintf("POST the StatefulSet (%d replicas, %d volume claim templates)", obj.Spec.Replicas, len(obj.Spec.VolumeClaimTemplates)))
+	}
+	for i := range c.sc.Workload.HPAs {
+		h := &c.sc.Workload.HPAs[i]
+		obj := HPAObject(h)
+		c.submit(user, sim.Time(h.At.D()), obj, fmt.Sprintf("POST the HorizontalPodAutoscaler (%d..%d replicas of deployment %s, target CPU %d%% of requests)",
+			h.MinReplicas, h.MaxReplicas, h.Deployment, h.CPUUtilization))
+	}
 	for _, s := range c.sc.Workload.Services {
 		obj := ServiceObject(&s)
 		c.Eng.At(sim.Time(s.At.D()), func() {
@@ -314,6 +385,23 @@ func (c *Cluster) scheduleWorkload() error {
 		})
 	}
 	return nil
+}
+
+// submit has the user POST obj at time at.
+// Cluster setup by an administrator (storage classes) is step 0; workloads step 2.
+func (c *Cluster) submit(user *apiserver.Client, at sim.Time, obj api.Object, what string) {
+	step := 2
+	if obj.Kind() == api.KindStorageClass {
+		step, user = 0, user.WithStep(0)
+	}
+	c.Eng.At(at, func() {
+		c.tel.Trace(sim.Record{Time: c.Eng.Now(), Step: step, Component: "kubectl", Action: "apply", Object: api.Ref(obj), Detail: what + " to the apiserver"})
+		user.Create(obj, func(_ api.Object, err error) {
+			if err != nil {
+				c.tel.Trace(sim.Record{Time: c.Eng.Now(), Step: step, Component: "kubectl", Action: "error", Object: api.Ref(obj), Detail: err.Error()})
+			}
+		})
+	})
 }
 
 // Run runs the cluster until virtual time until. It stops early, and returns the

@@ -94,3 +94,65 @@ func copyLabels(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+// HPAObject converts a scenario HPA into an autoscaling/v2 object on CPU.
+func HPAObject(h *scenario.HPA) *api.HorizontalPodAutoscaler {
+	util := h.CPUUtilization
+	out := &api.HorizontalPodAutoscaler{
+		ObjectMeta: api.ObjectMeta{Name: h.Name, Namespace: h.Namespace},
+		Spec: api.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: api.CrossVersionObjectReference{Kind: api.KindDeployment, Name: h.Deployment},
+			MinReplicas:    h.MinReplicas,
+			MaxReplicas:    h.MaxReplicas,
+			Metrics:        []api.MetricSpec{{Resource: "cpu", Target: api.MetricTarget{AverageUtilization: &util}}},
+		},
+	}
+	if b := h.Behavior; b != nil {
+		out.Spec.Behavior = &api.HPABehavior{ScaleUp: hpaRules(b.ScaleUp), ScaleDown: hpaRules(b.ScaleDown)}
+	}
+	return out
+}
+
+func hpaRules(r *scenario.HPARules) *api.HPAScalingRules {
+	if r == nil {
+		return nil
+	}
+	out := &api.HPAScalingRules{StabilizationWindowSeconds: r.StabilizationWindowSeconds, SelectPolicy: r.SelectPolicy}
+	for _, p := range r.Policies {
+		out.Policies = append(out.Policies, api.HPAScalingPolicy{Type: api.HPAScalingPolicyType(p.Type), Value: p.Value, PeriodSeconds: p.PeriodSeconds})
+	}
+	return out
+}
+
+// StorageClassObject converts a scenario storage class.
+func StorageClassObject(s *scenario.StorageClass) *api.StorageClass {
+	prov := s.Provisioner
+	if prov == "" {
+		prov = "kubesim.io/modeled-csi"
+	}
+	return &api.StorageClass{ObjectMeta: api.ObjectMeta{Name: s.Name}, Provisioner: prov,
+		VolumeBindingMode: api.VolumeBindingMode(s.BindingMode), AllowedZones: append([]string(nil), s.Zones...)}
+}
+
+// StatefulSetObject converts a scenario StatefulSet: its labels are the selector
+// and the template's labels; each volume claim template becomes a pod volume of the
+// same name (the StatefulSet controller gives each pod its own claim).
+func StatefulSetObject(st *scenario.StatefulSet) *api.StatefulSet {
+	d := scenario.Deployment{Name: st.Name, Namespace: st.Namespace, Replicas: st.Replicas, Labels: st.Labels, Containers: st.Containers}
+	dep, _ := DeploymentObject(&d) // the fields shared with a Deployment were validated
+	out := &api.StatefulSet{
+		ObjectMeta: api.ObjectMeta{Name: st.Name, Namespace: st.Namespace, Labels: copyLabels(st.Labels)},
+		Spec: api.StatefulSetSpec{Replicas: *st.Replicas, Selector: dep.Spec.Selector, Template: dep.Spec.Template,
+			ServiceName: st.ServiceName, PodManagementPolicy: st.PodManagementPolicy},
+	}
+	for _, vt := range st.VolumeClaimTemplates {
+		mode := api.AccessMode(vt.AccessMode)
+		if mode == "" {
+			mode = api.ReadWriteOnce
+		}
+		out.Spec.VolumeClaimTemplates = append(out.Spec.VolumeClaimTemplates, api.PersistentVolumeClaim{
+			ObjectMeta: api.ObjectMeta{Name: vt.Name}, RequestBytes: vt.Size.Value(), AccessModes: []api.AccessMode{mode}, StorageClassName: vt.StorageClass})
+		out.Spec.Template.Spec.Volumes = append(out.Spec.Template.Spec.Volumes, api.Volume{Name: vt.Name, ClaimName: vt.Name})
+	}
+	return out
+}

@@ -46,6 +46,7 @@ type Kubelet struct {
 
 	started, stopped bool
 	informer         *apiserver.Informer
+	vols             *volumeManager // volumes.go; nil until needed or configured
 
 	// node registration and heartbeats
 	node        *api.Node // the last Node object written (shared: never modified)

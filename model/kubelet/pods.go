@@ -84,6 +84,8 @@ type ctr struct {
 	hasProbe   bool
 	succ, fail int32
 	stopAt     sim.Time
+
+	live, startup *probeWorker // probes.go: liveness and startup probes of the current instance
 }
 
 // backoff is one key of client-go's flowcontrol.Backoff: the current delay and the
@@ -276,6 +278,9 @@ func (k *Kubelet) syncPod(ps *podState) {
 	if k.stopped || ps.terminating {
 		return
 	}
+	if !k.volumesReady(ps) { // volumes.go: claims bound, volumes attached and mounted first
+		return
+	}
 	ps.synced = true
 	ps.startTime = k.eng.Now()
 	k.requestStatus(ps) // Pending, ContainerCreating, startTime
@@ -403,11 +408,7 @@ func (k *Kubelet) runContainer(c *ctr, then func()) {
 				now := k.eng.Now()
 				c.state, c.reason = api.ContainerRunning, ""
 				c.startedAt = now
-				if !c.hasProbe {
-					c.ready = !c.init
-				} else {
-					k.startProbe(c)
-				}
+				k.containerStarted(c) // probes.go: startup, then liveness and readiness probes
 				k.requestStatus(ps)
 				k.afterAttempt(ps, then)
 			})

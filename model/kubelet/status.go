@@ -155,7 +155,7 @@ func (k *Kubelet) buildStatus(ps *podState) api.PodStatus {
 	for _, c := range ps.ctrs[ps.nInit:] {
 		cs := api.ContainerStatus{
 			Name: c.spec.Name, Image: c.spec.Image, State: c.state, Reason: c.reason,
-			Ready: c.ready, Started: c.running(), RestartCount: c.restartCount,
+			Ready: c.ready, Started: c.running() && c.startedByProbe(), RestartCount: c.restartCount,
 		}
 		if c.running() {
 			cs.StartedAt = c.startedAt

@@ -157,6 +157,7 @@ type Runtime struct {
 // Proxy overrides the kube-proxy model's defaults.
 type Proxy struct {
 	Mode          *string   `yaml:"mode"`
+	Scheduler     *string   `yaml:"scheduler"` // ipvs: rr, lc, sh
 	SyncLatency   *Dist     `yaml:"syncLatency"`
 	MinSyncPeriod *Duration `yaml:"minSyncPeriod"`
 	SyncPeriod    *Duration `yaml:"syncPeriod"`
@@ -432,9 +433,11 @@ type Traffic struct {
 	From     []string `yaml:"from"` // client nodes; empty = every node
 	// Host, when set, is the name clients resolve through cluster DNS before each
 	// connection (for example nginx.default.svc.cluster.local); needs cluster.dns.
-	Host           string    `yaml:"host"`
-	NetworkLatency *Dist     `yaml:"networkLatency"`
-	Timeout        *Duration `yaml:"timeout"`
+	Host string `yaml:"host"`
+	// PerBackendMetrics records request latency and rate per pod address.
+	PerBackendMetrics bool      `yaml:"perBackendMetrics"`
+	NetworkLatency    *Dist     `yaml:"networkLatency"`
+	Timeout           *Duration `yaml:"timeout"`
 }
 
 // Error is a problem in a scenario file.

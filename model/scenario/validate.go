@@ -106,6 +106,16 @@ func (s *Scenario) validate() error {
 	if m := c.Proxy.Mode; m != nil && *m != "iptables" && *m != "ipvs" && *m != "nftables" {
 		add(s.errAt("cluster.proxy.mode", "unknown mode %q (known: iptables, ipvs, nftables)", *m))
 	}
+	if sch := c.Proxy.Scheduler; sch != nil {
+		switch *sch {
+		case "rr", "lc", "sh":
+			if *sch != "rr" && (c.Proxy.Mode == nil || *c.Proxy.Mode != "ipvs") {
+				add(s.errAt("cluster.proxy.scheduler", "scheduler %q needs mode ipvs", *sch))
+			}
+		default:
+			add(s.errAt("cluster.proxy.scheduler", "unknown IPVS scheduler %q (rr, lc, sh)", *sch))
+		}
+	}
 	add(checkDist("cluster.proxy.syncLatency", c.Proxy.SyncLatency))
 	add(nonNeg("cluster.proxy.minSyncPeriod", c.Proxy.MinSyncPeriod))
 	add(nonNeg("cluster.proxy.syncPeriod", c.Proxy.SyncPeriod))
@@ -366,6 +376,9 @@ func (s *Scenario) validate() error {
 			}
 		}
 		add(checkDist(path+".networkLatency", tr.NetworkLatency))
+		if tr.Host != "" && s.Cluster.DNS == nil {
+			add(s.errAt(path+".host", "clients resolve a host through cluster DNS: add cluster.dns (for example dns: {})"))
+		}
 		if tr.Timeout != nil && *tr.Timeout <= 0 {
 			add(s.errAt(path+".timeout", "must be positive, got %v", tr.Timeout.D()))
 		}

@@ -39,10 +39,12 @@ const maxWeight = 1 << 20
 // DefaultProfile returns the v1.35 default plug-ins that kubesim models, in upstream
 // order, with their score weights (reference §2.4; apis/config/v1/default_plugins.go):
 // PrioritySort; filters NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
-// NodePorts, NodeResourcesFit; scores TaintToleration 3, NodeAffinity 2,
+// NodePorts, NodeResourcesFit, VolumeBinding (with VolumeZone's check; Reserve and
+// PreBind for WaitForFirstConsumer claims); scores TaintToleration 3, NodeAffinity 2,
 // NodeResourcesFit 1 (LeastAllocated cpu:1 memory:1), NodeResourcesBalancedAllocation
-// 1, ImageLocality 1; DefaultBinder. Volume, topology-spread, inter-pod affinity, DRA
-// and preemption plug-ins are not modelled yet.
+// 1, ImageLocality 1; DefaultBinder. VolumeRestrictions, NodeVolumeLimits,
+// topology-spread, inter-pod affinity, DRA and preemption plug-ins are not modelled
+// yet.
 func DefaultProfile() Profile {
 	return Profile{Plugins: []PluginConfig{
 		{Name: PrioritySort},
@@ -52,6 +54,7 @@ func DefaultProfile() Profile {
 		{Name: NodeAffinity, Weight: 2},
 		{Name: NodePorts},
 		{Name: NodeResourcesFit, Weight: 1},
+		{Name: VolumeBinding},
 		{Name: NodeResourcesBalancedAllocation, Weight: 1},
 		{Name: ImageLocality, Weight: 1},
 		{Name: DefaultBinder},

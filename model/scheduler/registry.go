@@ -15,6 +15,7 @@ import (
 	"github.com/kubesim/kubesim/model/scheduler/plugins/nodeunschedulable"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/queuesort"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/tainttoleration"
+	"github.com/kubesim/kubesim/model/scheduler/plugins/volumebinding"
 )
 
 // Factory builds a plug-in from its arguments (nil means the plug-in's defaults).
@@ -39,6 +40,7 @@ const (
 	NodeResourcesFit                = noderesources.FitName
 	NodeResourcesBalancedAllocation = noderesources.BalancedAllocationName
 	ImageLocality                   = imagelocality.Name
+	VolumeBinding                   = volumebinding.Name
 	DefaultBinder                   = defaultbinder.Name
 )
 
@@ -55,6 +57,7 @@ func NewRegistry() *Registry {
 		NodeResourcesFit:                noderesources.NewFit,
 		NodeResourcesBalancedAllocation: noderesources.NewBalancedAllocation,
 		ImageLocality:                   imagelocality.New,
+		VolumeBinding:                   volumebinding.New,
 		DefaultBinder:                   defaultbinder.New,
 	} {
 		r.factories[name] = f

@@ -18,6 +18,7 @@ type profileRuntime struct {
 	preScore  []pointEntry[framework.PreScorePlugin]
 	score     []scoreEntry
 	reserve   []pointEntry[framework.ReservePlugin]
+	preBind   []pointEntry[framework.PreBindPlugin]
 	bind      []pointEntry[framework.BindPlugin]
 	// registrations[i] are the events plug-in i registered (EnqueueExtensions).
 	registrations [][]framework.ClusterEvent
@@ -106,6 +107,9 @@ func newFramework(p Profile, reg *Registry, h framework.Handle) (*profileRuntime
 		if x, ok := pl.(framework.ReservePlugin); ok {
 			rt.reserve = append(rt.reserve, pointEntry[framework.ReservePlugin]{x, bit})
 			rt.rejectors |= bit
+		}
+		if x, ok := pl.(framework.PreBindPlugin); ok {
+			rt.preBind = append(rt.preBind, pointEntry[framework.PreBindPlugin]{x, bit})
 		}
 		if x, ok := pl.(framework.BindPlugin); ok {
 			rt.bind = append(rt.bind, pointEntry[framework.BindPlugin]{x, bit})

@@ -485,7 +485,7 @@ func (s *Scheduler) assumeAndBind(c *cycle) {
 	s.cache.assumePod(c.pod, node)
 	s.queue.scheduled(c.pod.Pod.UID)
 	s.deliver(c, "scheduled", "")
-	s.bind(c.state, c.info, node)
+	s.preBind(c.state, c.info, node, 0) // prebind.go: PreBind plug-ins, then bind
 }
 
 // bind is the binding cycle (schedule_one.go bindingCycle): the bind plug-ins in

@@ -7,7 +7,8 @@ import (
 
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/model/apiserver"
-	"github.com/kubesim/kubesim/model/controller/manager"
+	"github.com/kubesim/kubesim/model/controller/deployment"
+	"github.com/kubesim/kubesim/model/controller/replicaset"
 	"github.com/kubesim/kubesim/model/dist"
 	"github.com/kubesim/kubesim/model/etcd"
 	"github.com/kubesim/kubesim/sim"
@@ -55,11 +56,19 @@ func newCluster(t *testing.T, load func(sim.Time) int64) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := manager.New(eng, srv, manager.DefaultConfig(), reg, nil)
+	// The Deployment and ReplicaSet controllers of the controller-manager (not the
+	// manager itself, which runs an HPA controller of its own).
+	cm := srv.Client("controller-manager", 0, 0)
+	dc, err := deployment.New(eng, cm, deployment.DefaultConfig(), reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr.Start()
+	rc, err := replicaset.New(eng, cm, replicaset.DefaultConfig(), reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.Start()
+	rc.Start()
 	h, err := New(eng, srv.Client("controller-manager/hpa", 0, 0), DefaultConfig(), rec)
 	if err != nil {
 		t.Fatal(err)

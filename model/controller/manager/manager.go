@@ -12,6 +12,12 @@ import (
 	"github.com/kubesim/kubesim/model/apiserver"
 	"github.com/kubesim/kubesim/model/controller/deployment"
 	"github.com/kubesim/kubesim/model/controller/endpointslice"
+	"github.com/kubesim/kubesim/model/controller/hpa"
+	"github.com/kubesim/kubesim/model/controller/nodelifecycle"
+	"github.com/kubesim/kubesim/model/controller/podgc"
+	"github.com/kubesim/kubesim/model/controller/statefulset"
+	"github.com/kubesim/kubesim/model/controller/tainteviction"
+	"github.com/kubesim/kubesim/model/controller/volume"
 	"github.com/kubesim/kubesim/model/controller/manager/informers"
 	"github.com/kubesim/kubesim/model/controller/replicaset"
 	"github.com/kubesim/kubesim/model/dist"
@@ -26,6 +32,12 @@ type Config struct {
 	Deployment    deployment.Config
 	ReplicaSet    replicaset.Config
 	EndpointSlice endpointslice.Config
+	HPA           hpa.Config
+	NodeLifecycle nodelifecycle.Config
+	TaintEviction tainteviction.Config
+	PodGC         podgc.Config
+	Volume        volume.Config
+	StatefulSet   statefulset.Config
 	// QPS and Burst are the client-side rate limit shared by every controller
 	// (reference §6.3: 20 and 30). QPS 0 means no limit.
 	QPS   float64
@@ -38,6 +50,12 @@ func DefaultConfig() Config {
 		Deployment:    deployment.DefaultConfig(),
 		ReplicaSet:    replicaset.DefaultConfig(),
 		EndpointSlice: endpointslice.DefaultConfig(),
+		HPA:           hpa.DefaultConfig(),
+		NodeLifecycle: nodelifecycle.DefaultConfig(),
+		TaintEviction: tainteviction.DefaultConfig(),
+		PodGC:         podgc.DefaultConfig(),
+		Volume:        volume.DefaultConfig(),
+		StatefulSet:   statefulset.DefaultConfig(),
 		QPS:           20,
 		Burst:         30,
 	}
@@ -60,6 +78,24 @@ func (c *Config) Validate(reg *dist.Registry) error {
 	if err := c.EndpointSlice.Validate(reg); err != nil {
 		return fmt.Errorf("endpointSlice: %w", err)
 	}
+	if err := c.HPA.Validate(); err != nil {
+		return fmt.Errorf("hpa: %w", err)
+	}
+	if err := c.NodeLifecycle.Validate(reg); err != nil {
+		return fmt.Errorf("nodeLifecycle: %w", err)
+	}
+	if err := c.TaintEviction.Validate(reg); err != nil {
+		return fmt.Errorf("taintEviction: %w", err)
+	}
+	if err := c.PodGC.Validate(reg); err != nil {
+		return fmt.Errorf("podGC: %w", err)
+	}
+	if err := c.Volume.Validate(reg); err != nil {
+		return fmt.Errorf("volume: %w", err)
+	}
+	if err := c.StatefulSet.Validate(reg); err != nil {
+		return fmt.Errorf("statefulSet: %w", err)
+	}
 	return nil
 }
 
@@ -70,7 +106,15 @@ type Manager struct {
 	deploy  *deployment.Controller
 	rs      *replicaset.Controller
 	eps     *endpointslice.Controller
+	hpa     *hpa.Controller
+	extra   []Controller
 	started bool
+}
+
+// Controller is a controller the manager runs on its shared informers.
+type Controller interface {
+	UseInformers(*informers.Factory)
+	Start()
 }
 
 // New builds the process and its controllers; nothing runs until Start.
@@ -90,10 +134,47 @@ func New(eng *sim.Engine, srv *apiserver.Server, cfg Config, reg *dist.Registry,
 	if m.eps, err = endpointslice.New(eng, m.client, cfg.EndpointSlice, reg, tel); err != nil {
 		return nil, err
 	}
+	if m.hpa, err = hpa.New(eng, m.client, cfg.HPA, tel); err != nil {
+		return nil, err
+	}
 	m.deploy.UseInformers(m.factory)
 	m.rs.UseInformers(m.factory)
 	m.eps.UseInformers(m.factory)
+	m.hpa.UseInformers(m.factory)
+	// The controllers of self-healing (node lifecycle, taint eviction, pod GC) and of
+	// storage (PV binding and provisioning, StatefulSets).
+	nl, err := nodelifecycle.New(eng, m.client, cfg.NodeLifecycle, reg, tel)
+	if err != nil {
+		return nil, err
+	}
+	te, err := tainteviction.New(eng, m.client, cfg.TaintEviction, reg, tel)
+	if err != nil {
+		return nil, err
+	}
+	gc, err := podgc.New(eng, m.client, cfg.PodGC, reg, tel)
+	if err != nil {
+		return nil, err
+	}
+	vc, err := volume.New(eng, m.client, cfg.Volume, reg, tel)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := statefulset.New(eng, m.client, cfg.StatefulSet, reg, tel)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []Controller{nl, te, gc, vc, ss} {
+		m.Add(c)
+	}
 	return m, nil
+}
+
+// Add registers another controller of the process (node lifecycle, pod GC, volume,
+// StatefulSet, ...) built on the process's client; it shares the informers. Call
+// before Start.
+func (m *Manager) Add(c Controller) {
+	c.UseInformers(m.factory)
+	m.extra = append(m.extra, c)
 }
 
 // Start starts the shared informers and the controllers. Each controller's work
@@ -106,6 +187,10 @@ func (m *Manager) Start() {
 	m.deploy.Start()
 	m.rs.Start()
 	m.eps.Start()
+	m.hpa.Start()
+	for _, c := range m.extra {
+		c.Start()
+	}
 }
 
 // Client returns the process's apiserver client.

@@ -24,6 +24,12 @@ func (r EventResource) String() string {
 		return "AssignedPod"
 	case WildCardResource:
 		return "*"
+	case PersistentVolumeClaimResource:
+		return "PersistentVolumeClaim"
+	case PersistentVolumeResource:
+		return "PersistentVolume"
+	case StorageClassResource:
+		return "StorageClass"
 	}
 	return "?"
 }
@@ -44,11 +50,14 @@ const (
 	UpdateNodeCondition
 	// UpdatePodScaleDown: an assigned pod's requests went down.
 	UpdatePodScaleDown
+	// Update: any update of an object whose updates are not split by field (the
+	// storage objects).
+	Update
 	// All matches every action.
 	All ActionType = 1<<iota - 1
 )
 
-var actionNames = []string{"Add", "Delete", "UpdateNodeAllocatable", "UpdateNodeLabel", "UpdateNodeTaint", "UpdateNodeCondition", "UpdatePodScaleDown"}
+var actionNames = []string{"Add", "Delete", "UpdateNodeAllocatable", "UpdateNodeLabel", "UpdateNodeTaint", "UpdateNodeCondition", "UpdatePodScaleDown", "Update"}
 
 func (a ActionType) String() string {
 	if a == All {
