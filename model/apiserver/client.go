@@ -47,19 +47,50 @@ type DeleteOptions struct {
 
 // send runs fn on the server after the client's rate limit and the inbound latency,
 // once a seat of the class is free; fn must call finish exactly once.
-func (c *Client) send(class int, fn func(finish func(func()))) {
+//
+// A partitioned client (SetPartitioned) never reaches the server: fail gets a
+// connection error DialTimeout after the request was sent. A reply that comes back
+// while the client is partitioned is lost the same way (the request may have taken
+// effect: the client cannot know).
+func (c *Client) send(class int, fail func(error), fn func(finish func(func()))) {
 	s := c.srv
-	at := c.limiter.reserve(s.eng.Now()).Add(s.reqLat.Sample())
+	sent := s.eng.Now()
+	timeout := func() {
+		s.eng.At(max(s.eng.Now(), sent.Add(s.cfg.DialTimeout)), func() { fail(c.connectionError()) })
+	}
+	at := c.limiter.reserve(sent).Add(s.reqLat.Sample())
 	s.eng.At(at, func() {
+		if s.isPartitioned(c.name) {
+			timeout()
+			return
+		}
 		s.requests++
 		s.admit(class, func() {
 			fn(func(reply func()) {
 				s.release(class)
-				s.eng.After(s.reqLat.Sample(), reply)
+				s.eng.After(s.reqLat.Sample(), func() {
+					if s.isPartitioned(c.name) {
+						timeout()
+						return
+					}
+					reply()
+				})
 			})
 		})
 	})
 }
+
+// connectionError is what a partitioned client's requests fail with.
+func (c *Client) connectionError() error {
+	return fmt.Errorf("%w: dial tcp kube-apiserver:6443: i/o timeout (%s is partitioned from the apiserver)", ErrConnection, c.name)
+}
+
+// SetPartitioned cuts this client's component from the apiserver (true) or heals the
+// partition (false); see Server.SetPartitioned.
+func (c *Client) SetPartitioned(cut bool) { c.srv.SetPartitioned(c.name, cut) }
+
+// Partitioned reports whether the client is cut from the apiserver.
+func (c *Client) Partitioned() bool { return c.srv.isPartitioned(c.name) }
 
 func (c *Client) unavailable() error {
 	return errorf(ReasonServiceUnavailable, "the apiserver is unavailable")
@@ -76,7 +107,7 @@ func (c *Client) traceEtcd(obj api.Object, res etcd.Result, op string) {
 
 // Create stores a new object. On success done receives the stored object.
 func (c *Client) Create(obj api.Object, done func(api.Object, error)) {
-	c.send(1, func(finish func(func())) {
+	c.send(1, func(err error) { call(done, nil, err) }, func(finish func(func())) {
 		s := c.srv
 		if !s.available {
 			finish(func() { call(done, nil, c.unavailable()) })
@@ -113,7 +144,7 @@ func (c *Client) UpdateStatus(obj api.Object, done func(api.Object, error)) {
 }
 
 func (c *Client) update(obj api.Object, status bool, done func(api.Object, error)) {
-	c.send(1, func(finish func(func())) {
+	c.send(1, func(err error) { call(done, nil, err) }, func(finish func(func())) {
 		c.guaranteedUpdate(obj.Kind(), obj.Meta().Namespace, obj.Meta().Name, obj.Meta().ResourceVersion, 5, func(cur api.Object) (api.Object, error) {
 			next := obj
 			if status {
@@ -179,7 +210,7 @@ func (c *Client) guaranteedUpdate(kind api.Kind, ns, name string, rv int64, retr
 // spec.nodeName and the PodScheduled condition. Binding an already-bound pod is a
 // Conflict, as upstream.
 func (c *Client) Bind(b *api.Binding, done func(error)) {
-	c.send(1, func(finish func(func())) {
+	c.send(1, func(err error) { call1(done, err) }, func(finish func(func())) {
 		c.guaranteedUpdate(api.KindPod, b.PodNamespace, b.PodName, 0, 5, func(cur api.Object) (api.Object, error) {
 			p := cur.(*api.Pod)
 			if b.PodUID != "" && p.UID != b.PodUID {
@@ -210,7 +241,7 @@ func (c *Client) Delete(kind api.Kind, ns, name string, opts DeleteOptions, done
 	if kind.Namespaced() && ns == "" {
 		ns = api.NamespaceDefault
 	}
-	c.send(1, func(finish func(func())) {
+	c.send(1, func(err error) { call1(done, err) }, func(finish func(func())) {
 		s := c.srv
 		if !s.available {
 			finish(func() { call1(done, c.unavailable()) })
@@ -262,32 +293,48 @@ func (c *Client) Get(kind api.Kind, ns, name string, done func(api.Object, error
 	if kind.Namespaced() && ns == "" {
 		ns = api.NamespaceDefault
 	}
-	c.send(0, func(finish func(func())) {
+	c.send(0, func(err error) { call(done, nil, err) }, func(finish func(func())) {
 		s := c.srv
 		if !s.available {
 			finish(func() { call(done, nil, c.unavailable()) })
 			return
 		}
-		kv, ok := s.store.Get(api.Key(kind, ns, name))
-		if !ok {
-			finish(func() { call(done, nil, errorf(ReasonNotFound, "%s not found", api.RefOf(kind, ns, name))) })
-			return
-		}
-		obj := kv.Value.(api.Object)
-		finish(func() { call(done, obj, nil) })
+		s.store.LinearizableRead(func(err error) {
+			if err != nil {
+				finish(func() { call(done, nil, storeErr(err, nil)) })
+				return
+			}
+			c.get(kind, ns, name, finish, done)
+		})
 	})
+}
+
+func (c *Client) get(kind api.Kind, ns, name string, finish func(func()), done func(api.Object, error)) {
+	kv, ok := c.srv.store.Get(api.Key(kind, ns, name))
+	if !ok {
+		finish(func() { call(done, nil, errorf(ReasonNotFound, "%s not found", api.RefOf(kind, ns, name))) })
+		return
+	}
+	obj := kv.Value.(api.Object)
+	finish(func() { call(done, obj, nil) })
 }
 
 // List reads every object of a kind that matches opts, sorted by key.
 func (c *Client) List(kind api.Kind, opts ListOptions, done func([]api.Object, error)) {
-	c.send(0, func(finish func(func())) {
+	c.send(0, func(err error) { done(nil, err) }, func(finish func(func())) {
 		s := c.srv
 		if !s.available {
 			finish(func() { done(nil, c.unavailable()) })
 			return
 		}
-		objs, _ := s.list(kind, &opts)
-		finish(func() { done(objs, nil) })
+		s.store.LinearizableRead(func(err error) {
+			if err != nil {
+				finish(func() { done(nil, storeErr(err, nil)) })
+				return
+			}
+			objs, _ := s.list(kind, &opts)
+			finish(func() { done(objs, nil) })
+		})
 	})
 }
 
@@ -310,35 +357,23 @@ func (s *Server) list(kind api.Kind, opts *ListOptions) ([]api.Object, int64) {
 // Watch starts a watch with initial events (sendInitialEvents, the WatchList form of
 // list-then-watch): after the request latency every existing matching object arrives
 // as ADDED, in key order, then synced is called (may be nil), then live events follow
-// in revision order with no gap and no duplicate.
+// in revision order with no gap and no duplicate. A watch that misses events (an
+// apiserver outage, a partition of its client) re-establishes itself when it can and
+// delivers what changed meanwhile (faults.go); synced is not called again.
 func (c *Client) Watch(kind api.Kind, opts ListOptions, handler func(WatchEvent), synced func()) *Watch {
-	w := &Watch{opts: opts, handler: handler}
-	s := c.srv
-	at := c.limiter.reserve(s.eng.Now()).Add(s.reqLat.Sample())
-	s.eng.At(at, func() {
-		if w.stopped {
-			return
-		}
-		s.requests++
-		objs, rev := s.list(kind, &w.opts)
-		w.startRev = rev
-		s.watches[kind].add(w)
-		s.eng.After(s.reqLat.Sample(), func() {
-			for _, o := range objs {
-				if w.stopped {
-					return
-				}
-				handler(WatchEvent{Type: Added, Object: o})
-			}
-			if w.stopped {
-				return
-			}
-			if synced != nil {
-				synced()
-			}
-			w.goLive()
-		})
-	})
+	return c.watch(kind, opts, handler, synced, nil)
+}
+
+// watch starts a watch. known, when non-nil, is the consumer's own record of what the
+// watch delivered (namespace/name → last object), which the consumer keeps current
+// from the events (the informer's cache); when nil the watch keeps one itself. A
+// relist is diffed against it.
+func (c *Client) watch(kind api.Kind, opts ListOptions, handler func(WatchEvent), synced func(), known map[string]api.Object) *Watch {
+	w := &Watch{client: c, kind: kind, opts: opts, handler: handler, synced: synced, known: known, track: known == nil}
+	if w.track {
+		w.known = map[string]api.Object{}
+	}
+	w.connect()
 	return w
 }
 

@@ -43,13 +43,13 @@ func NewInformer(c *Client, kind api.Kind, opts InformerOptions, h Handlers) *In
 		inf.byOwner = map[api.UID]map[string]api.Object{}
 	}
 	inf.handlers = append(inf.handlers, h)
-	inf.watch = c.Watch(kind, opts.ListOptions, inf.handle, func() {
+	inf.watch = c.watch(kind, opts.ListOptions, inf.handle, func() {
 		inf.synced = true
 		for _, fn := range inf.onSynced {
 			fn()
 		}
 		inf.onSynced = nil
-	})
+	}, inf.items)
 	return inf
 }
 

@@ -46,6 +46,10 @@ type Config struct {
 	MaxMutatingRequestsInflight int
 	// CompactionInterval is how often the apiserver compacts etcd (reference §6.1: 5 min).
 	CompactionInterval time.Duration
+	// DialTimeout is how long a request of a client partitioned from the apiserver
+	// takes to fail: the dial timeout of client-go's transport (30 s,
+	// staging/src/k8s.io/client-go/transport/cache.go). 0 means the default.
+	DialTimeout time.Duration
 }
 
 // DefaultConfig returns the reference defaults.
@@ -56,6 +60,7 @@ func DefaultConfig() Config {
 		MaxRequestsInflight:         400,
 		MaxMutatingRequestsInflight: 200,
 		CompactionInterval:          5 * time.Minute,
+		DialTimeout:                 30 * time.Second,
 	}
 }
 
@@ -72,6 +77,9 @@ func (c *Config) Validate(reg *dist.Registry) error {
 	}
 	if c.CompactionInterval < 0 {
 		return fmt.Errorf("compactionInterval must not be negative")
+	}
+	if c.DialTimeout < 0 {
+		return fmt.Errorf("dialTimeout must not be negative")
 	}
 	return nil
 }
@@ -106,6 +114,13 @@ func ReasonOf(err error) Reason {
 	return ""
 }
 
+// ErrConnection is the error of requests that never reach the apiserver or whose
+// answer never comes back (a network partition). Compare with errors.Is.
+var ErrConnection = errors.New("connection to the apiserver failed")
+
+// IsConnectionError reports whether err is a connection error (ErrConnection).
+func IsConnectionError(err error) bool { return errors.Is(err, ErrConnection) }
+
 // IsNotFound, IsConflict and IsAlreadyExists classify errors.
 func IsNotFound(err error) bool      { return ReasonOf(err) == ReasonNotFound }
 func IsConflict(err error) bool      { return ReasonOf(err) == ReasonConflict }
@@ -135,6 +150,11 @@ type Server struct {
 	available   bool
 	requests    uint64
 	lastCompact int64
+
+	// Failures (faults.go): clients cut from the apiserver by name, and the watches
+	// that missed events and must re-establish themselves when they can.
+	partitioned map[string]bool
+	broken      []*Watch
 }
 
 // New creates the apiserver over store and starts its watch cache and compaction.
@@ -142,11 +162,14 @@ func New(eng *sim.Engine, store *etcd.Store, cfg Config, reg *dist.Registry, tel
 	if err := cfg.Validate(reg); err != nil {
 		return nil, err
 	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultConfig().DialTimeout
+	}
 	if tel == nil {
 		tel = sim.Discard
 	}
 	s := &Server{
-		eng: eng, store: store, cfg: cfg, tel: tel, available: true,
+		eng: eng, store: store, cfg: cfg, tel: tel, available: true, partitioned: map[string]bool{},
 		reqLat:   reg.MustNew(cfg.RequestLatency, eng.Source("apiserver/request")),
 		watchLat: reg.MustNew(cfg.WatchLatency, eng.Source("apiserver/watch")),
 	}
@@ -170,8 +193,19 @@ func (s *Server) Store() *etcd.Store { return s.store }
 func (s *Server) Requests() uint64 { return s.requests }
 
 // SetAvailable takes the apiserver down (false: every request fails with
-// ServiceUnavailable and watches receive nothing) or back up.
-func (s *Server) SetAvailable(ok bool) { s.available = ok }
+// ServiceUnavailable and watches receive nothing) or back up. Watches that missed
+// events while it was down re-establish themselves when it comes back, as client-go's
+// reflector does: they relist and deliver the difference (see Watch).
+func (s *Server) SetAvailable(ok bool) {
+	was := s.available
+	s.available = ok
+	if ok && !was {
+		s.reconnect()
+	}
+}
+
+// Available reports whether the apiserver serves requests.
+func (s *Server) Available() bool { return s.available }
 
 // scheduleCompaction compacts every interval to the revision seen one interval
 // earlier, as kube-apiserver's compactor does (reference §6.1).
@@ -403,10 +437,9 @@ type dispatch struct {
 	rev      int64
 }
 
+// Handle delivers the change; watches that cannot receive it (the apiserver is down
+// or their client partitioned) note that they missed it (Watch.deliver).
 func (d *dispatch) Handle(*sim.Event) {
-	if !d.srv.available {
-		return
-	}
 	d.srv.watches[d.kind].dispatch(d.obj, d.old, d.rev)
 }
 

@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"sort"
+
 	"github.com/kubesim/kubesim/model/api"
 )
 
@@ -95,13 +97,27 @@ func (o *ListOptions) matches(obj api.Object) bool {
 // Watch is one client watch. Handler runs on the engine for each event, in revision
 // order.
 type Watch struct {
+	client   *Client
+	kind     api.Kind
 	opts     ListOptions
 	handler  func(WatchEvent)
-	startRev int64 // events at or below it were covered by the initial list
+	synced   func()
+	startRev int64 // events at or below it were covered by the (last) list
 	stopped  bool
 	index    *watchIndex
-	live     bool         // initial events delivered
-	pending  []WatchEvent // live events that arrived before the initial ones were out
+	live     bool         // the list's events delivered
+	pending  []WatchEvent // live events that arrived before the list's events were out
+
+	// Recovery (faults.go). known is what the consumer has seen (namespace/name →
+	// object); track says whether the watch maintains it (else the consumer does).
+	known      map[string]api.Object
+	track      bool
+	wasSynced  bool   // synced was called
+	broken     bool   // missed an event: drops everything until re-established
+	inBroken   bool   // listed in the server's broken watches
+	gen        uint64 // establishment generation: a list answer of an older one is void
+	Relists    int    // times the watch re-established itself after a failure
+	everListed bool
 }
 
 // Stop ends the watch. No event is delivered after Stop returns.
@@ -198,7 +214,7 @@ func (x *watchIndex) dispatch(obj, old api.Object, rev int64) {
 // cache_watcher.go convertToWatchEvent): matching only the new state is ADDED,
 // only the old state DELETED, both MODIFIED.
 func (w *Watch) deliver(obj, old api.Object, rev int64) {
-	if w.stopped || rev <= w.startRev {
+	if w.stopped || w.broken || rev <= w.startRev {
 		return
 	}
 	curOK := obj != nil && w.opts.matches(obj)
@@ -214,20 +230,158 @@ func (w *Watch) deliver(obj, old api.Object, rev int64) {
 	default:
 		return
 	}
+	if !w.client.srv.reachable(w.client) {
+		w.breakOff()
+		return
+	}
 	if !w.live {
 		w.pending = append(w.pending, ev)
 		return
 	}
+	w.emit(ev)
+}
+
+// emit hands ev to the handler, recording it in known when the watch tracks it.
+func (w *Watch) emit(ev WatchEvent) {
+	if w.track {
+		k := key(ev.Object)
+		if ev.Type == Deleted {
+			delete(w.known, k)
+		} else {
+			w.known[k] = ev.Object
+		}
+	}
 	w.handler(ev)
 }
 
-// goLive marks the initial events as delivered and flushes buffered live events.
+// goLive marks the list's events as delivered and flushes buffered live events.
 func (w *Watch) goLive() {
 	w.live = true
-	for len(w.pending) > 0 && !w.stopped {
+	gen := w.gen
+	for len(w.pending) > 0 && !w.stopped && w.gen == gen {
 		ev := w.pending[0]
 		w.pending = w.pending[1:]
-		w.handler(ev)
+		w.emit(ev)
 	}
-	w.pending = nil
+	if w.gen == gen {
+		w.pending = nil
+	}
 }
+
+// connect sends the watch request: through the client's rate limiter and the
+// request latency to the server, where establish runs.
+func (w *Watch) connect() {
+	s := w.client.srv
+	at := w.client.limiter.reserve(s.eng.Now()).Add(s.reqLat.Sample())
+	s.eng.At(at, w.establish)
+}
+
+// establish serves the watch request on the server: it lists the matching objects,
+// registers the watch for live events after the list's revision and, after the
+// response latency, delivers the list (as the difference with what the consumer
+// has), calls synced the first time, then the live events that came meanwhile. An
+// unreachable client's watch stays broken until the failure heals.
+func (w *Watch) establish() {
+	if w.stopped {
+		return
+	}
+	s := w.client.srv
+	s.requests++
+	if !s.reachable(w.client) {
+		w.breakOff()
+		return
+	}
+	if w.everListed {
+		w.Relists++
+	}
+	w.everListed = true
+	w.broken = false
+	w.gen++
+	gen := w.gen
+	objs, rev := s.list(w.kind, &w.opts)
+	w.startRev = rev
+	w.live = false
+	w.pending = nil
+	if w.index == nil {
+		s.watches[w.kind].add(w)
+	}
+	s.eng.After(s.reqLat.Sample(), func() {
+		if w.stopped || w.gen != gen {
+			return
+		}
+		w.replace(objs, gen)
+		if w.stopped || w.gen != gen {
+			return
+		}
+		if !w.wasSynced {
+			w.wasSynced = true
+			if w.synced != nil {
+				w.synced()
+			}
+		}
+		w.goLive()
+	})
+}
+
+// replace delivers a list as events against known (DeltaFIFO.Replace): ADDED for an
+// object the consumer does not have, MODIFIED for one whose resource version
+// differs, in key order; then DELETED for each known object the list lacks, in key
+// order.
+func (w *Watch) replace(objs []api.Object, gen uint64) {
+	var seen map[string]bool
+	if len(w.known) > 0 {
+		seen = make(map[string]bool, len(objs))
+	}
+	for _, o := range objs {
+		k := key(o)
+		if seen != nil {
+			seen[k] = true
+		}
+		prev, ok := w.known[k]
+		switch {
+		case !ok:
+			w.emit(WatchEvent{Type: Added, Object: o})
+		case prev.Meta().ResourceVersion != o.Meta().ResourceVersion:
+			w.emit(WatchEvent{Type: Modified, Object: o, Old: prev})
+		}
+		if w.stopped || w.gen != gen {
+			return
+		}
+	}
+	if seen == nil {
+		return
+	}
+	var gone []string
+	for k := range w.known {
+		if !seen[k] {
+			gone = append(gone, k)
+		}
+	}
+	sort.Strings(gone)
+	for _, k := range gone {
+		if o, ok := w.known[k]; ok {
+			w.emit(WatchEvent{Type: Deleted, Object: o})
+		}
+		if w.stopped || w.gen != gen {
+			return
+		}
+	}
+}
+
+// breakOff marks the watch broken: it missed an event (or could not be
+// established), drops what it buffered and waits in the server's list of broken
+// watches for the failure to heal.
+func (w *Watch) breakOff() {
+	w.broken = true
+	w.gen++
+	w.live = false
+	w.pending = nil
+	if !w.inBroken {
+		w.inBroken = true
+		s := w.client.srv
+		s.broken = append(s.broken, w)
+	}
+}
+
+// Broken reports whether the watch missed events and waits to re-establish itself.
+func (w *Watch) Broken() bool { return w.broken }

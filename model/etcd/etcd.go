@@ -18,6 +18,7 @@ package etcd
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -44,6 +45,14 @@ type Config struct {
 	Fsync dist.Spec
 	// RTT is the round trip between the leader and one follower.
 	RTT dist.Spec
+	// ElectionTimeout is Raft's election timeout (reference §6.1: 1000 ms, at most
+	// 50 s); a follower that hears nothing from the leader for a randomized timeout in
+	// [ElectionTimeout, 2·ElectionTimeout) campaigns (raft.go randomizedElectionTimeout).
+	ElectionTimeout time.Duration
+	// HeartbeatInterval is how often the leader sends heartbeats (reference §6.1:
+	// 100 ms); the election timeout must be at least 5 times it (server/embed/config.go).
+	// Zero means the default, for both.
+	HeartbeatInterval time.Duration
 }
 
 // DefaultConfig returns a 3-member cluster on SSDs in one zone: fsync log-normal with
@@ -54,6 +63,9 @@ func DefaultConfig() Config {
 		Members: 3,
 		Fsync:   dist.LogNormal(800*time.Microsecond, 0.4),
 		RTT:     dist.LogNormal(300*time.Microsecond, 0.3),
+
+		ElectionTimeout:   1000 * time.Millisecond,
+		HeartbeatInterval: 100 * time.Millisecond,
 	}
 }
 
@@ -68,7 +80,28 @@ func (c *Config) Validate(reg *dist.Registry) error {
 	if err := reg.Validate(c.RTT); err != nil {
 		return fmt.Errorf("rtt: %w", err)
 	}
+	hb, et := c.raftTimes()
+	if hb <= 0 {
+		return fmt.Errorf("heartbeatInterval: must be positive, got %v", c.HeartbeatInterval)
+	}
+	if et < 5*hb || et > 50*time.Second {
+		return fmt.Errorf("electionTimeout: must be between 5 × heartbeatInterval (%v) and 50s, got %v", 5*hb, et)
+	}
 	return nil
+}
+
+// raftTimes returns the heartbeat interval and election timeout, zero meaning the
+// default.
+func (c *Config) raftTimes() (hb, et time.Duration) {
+	d := DefaultConfig()
+	hb, et = c.HeartbeatInterval, c.ElectionTimeout
+	if hb == 0 {
+		hb = d.HeartbeatInterval
+	}
+	if et == 0 {
+		et = d.ElectionTimeout
+	}
+	return hb, et
 }
 
 // KeyValue is one key's state at a revision.
@@ -132,7 +165,7 @@ type Store struct {
 	eng         *sim.Engine
 	cfg         Config
 	fsync       []dist.Sampler // per member
-	rtt         []dist.Sampler // per follower
+	rtt         []dist.Sampler // per member: its round trip from the leader
 	kvs         map[string]*KeyValue
 	rev         int64
 	compactRev  int64
@@ -143,6 +176,13 @@ type Store struct {
 	stallUntil  sim.Time
 	writes      uint64
 	followerLat []time.Duration
+
+	// Membership (faults.go): which members run, which one leads (-1: none, the
+	// cluster has no quorum), per-member fsync slowdown factors.
+	up          []bool
+	leader      int
+	fsyncFactor []float64
+	election    *rand.Rand
 }
 
 // New returns an empty store at revision 1 (etcd starts at 1).
@@ -150,14 +190,16 @@ func New(eng *sim.Engine, cfg Config, reg *dist.Registry) (*Store, error) {
 	if err := cfg.Validate(reg); err != nil {
 		return nil, err
 	}
+	cfg.HeartbeatInterval, cfg.ElectionTimeout = cfg.raftTimes()
 	s := &Store{eng: eng, cfg: cfg, kvs: make(map[string]*KeyValue), rev: 1, available: true}
 	for i := 0; i < cfg.Members; i++ {
 		s.fsync = append(s.fsync, reg.MustNew(cfg.Fsync, eng.Source(fmt.Sprintf("etcd/member-%d/fsync", i))))
-		if i > 0 {
-			s.rtt = append(s.rtt, reg.MustNew(cfg.RTT, eng.Source(fmt.Sprintf("etcd/member-%d/rtt", i))))
-		}
+		s.rtt = append(s.rtt, reg.MustNew(cfg.RTT, eng.Source(fmt.Sprintf("etcd/member-%d/rtt", i))))
+		s.up = append(s.up, true)
+		s.fsyncFactor = append(s.fsyncFactor, 1)
 	}
-	s.followerLat = make([]time.Duration, len(s.rtt))
+	s.followerLat = make([]time.Duration, cfg.Members)
+	s.election = eng.Stream("etcd/election")
 	return s, nil
 }
 
@@ -177,11 +219,13 @@ func (s *Store) Len() int { return len(s.kvs) }
 func (s *Store) Writes() uint64 { return s.writes }
 
 // SetAvailable makes the cluster accept writes (true) or time them out (false), as
-// when it has lost quorum. Failure models use it.
+// when it has lost quorum, whatever its members' state. Failure models use it;
+// LoseMember and RestoreMember model the members themselves.
 func (s *Store) SetAvailable(ok bool) { s.available = ok }
 
-// Available reports whether the cluster has quorum.
-func (s *Store) Available() bool { return s.available }
+// Available reports whether the cluster has quorum (and was not made unavailable by
+// SetAvailable).
+func (s *Store) Available() bool { return s.available && s.leader >= 0 }
 
 // StallUntil delays every commit until t, as a leader election does.
 func (s *Store) StallUntil(t sim.Time) {
@@ -191,32 +235,54 @@ func (s *Store) StallUntil(t sim.Time) {
 }
 
 // CommitLatency draws the latency of one write: the leader's fsync, in parallel
-// with the quorum's fastest followers (RTT plus their fsync).
+// with the quorum's fastest running followers (RTT plus their fsync). Members that
+// are down do not answer, so losing a fast follower slows commits down.
 func (s *Store) CommitLatency() time.Duration {
-	lat := s.fsync[0].Sample()
+	leader := max(s.leader, 0)
+	lat := s.fsyncOf(leader)
 	need := s.cfg.Members / 2 // acknowledgements needed besides the leader
 	if need == 0 {
 		return lat
 	}
+	n := 0
 	for i := range s.rtt {
-		s.followerLat[i] = s.rtt[i].Sample() + s.fsync[i+1].Sample()
+		if i == leader || !s.up[i] {
+			continue
+		}
+		s.followerLat[n] = s.rtt[i].Sample() + s.fsyncOf(i)
+		n++
 	}
-	slices.Sort(s.followerLat)
-	return max(lat, s.followerLat[need-1])
+	if n < need { // no quorum: Commit does not get here
+		return lat
+	}
+	f := s.followerLat[:n]
+	slices.Sort(f)
+	return max(lat, f[need-1])
+}
+
+// fsyncOf draws member i's WAL fsync, scaled by its slow-disk factor.
+func (s *Store) fsyncOf(i int) time.Duration {
+	d := s.fsync[i].Sample()
+	if f := s.fsyncFactor[i]; f != 1 {
+		d = time.Duration(float64(d) * f)
+	}
+	return d
 }
 
 // Commit proposes op now; done runs (as an engine event) once it is committed and
 // applied, with the result. Conditions are evaluated at apply time, as etcd evaluates
 // a txn's compares when it applies the txn. Commits apply in proposal order.
+//
+// During a leader election (StallUntil, LoseLeader) a proposal waits for the new
+// leader and then takes a normal commit latency. Without quorum it fails with
+// ErrNoQuorum after NoQuorumTimeout.
 func (s *Store) Commit(op Op, done func(Result)) {
-	if !s.available {
-		// A request to a cluster without quorum times out; kube-apiserver's etcd client
-		// gives up after its request timeout (reference §6.2: 60 s).
-		s.eng.After(60*time.Second, func() { done(Result{Err: ErrNoQuorum, Revision: s.rev}) })
+	if !s.Available() {
+		s.eng.After(NoQuorumTimeout, func() { done(Result{Err: ErrNoQuorum, Revision: s.rev}) })
 		return
 	}
-	at := s.eng.Now().Add(s.CommitLatency())
-	at = max(at, s.lastCommit, s.stallUntil)
+	at := max(s.eng.Now(), s.stallUntil).Add(s.CommitLatency())
+	at = max(at, s.lastCommit)
 	s.lastCommit = at
 	s.eng.At(at, func() { done(s.apply(op)) })
 }
