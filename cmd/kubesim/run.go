@@ -193,6 +193,12 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 		}
 		final.Requests = append(final.Requests, rs)
 	}
+	for _, f := range cl.Faults() {
+		final.Faults = append(final.Faults, results.FaultRecord{Name: f.Name, Kind: f.Kind, Target: f.Target, At: f.At, RepairedAt: f.RepairedAt, RecoveredAt: f.RecoveredAt})
+	}
+	for _, p := range cl.Degraded() {
+		final.Degraded = append(final.Degraded, results.Period{Start: p.Start, End: p.End})
+	}
 	sum := results.Summarize(results.RunInfo{Version: version, Scenario: sc.Name, Seed: seed, End: cl.Eng.Now(), Events: cl.Eng.Fired()}, col, final)
 
 	// Trace for people.

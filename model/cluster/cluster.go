@@ -16,7 +16,9 @@ import (
 	"github.com/kubesim/kubesim/model/dist"
 	"github.com/kubesim/kubesim/model/dns"
 	"github.com/kubesim/kubesim/model/etcd"
+	"github.com/kubesim/kubesim/model/fault"
 	"github.com/kubesim/kubesim/model/kubelet"
+	"github.com/kubesim/kubesim/model/metricsserver"
 	"github.com/kubesim/kubesim/model/network"
 	"github.com/kubesim/kubesim/model/proxy"
 	"github.com/kubesim/kubesim/model/runtime"
@@ -35,6 +37,9 @@ type Options struct {
 	// SampleEvery is the period of the cluster-wide gauges (pods running, replicas
 	// ready, allocation). 0 means 1 s.
 	SampleEvery time.Duration
+	// Faults is the registry of fault kinds the scenario may name; nil means the
+	// built-in kinds. Users add their own kinds in Go with Register.
+	Faults *fault.Registry
 }
 
 // Cluster is a built cluster, ready to run.
@@ -50,12 +55,14 @@ type Cluster struct {
 	Proxies   []*proxy.Proxy
 	Traffic   []*traffic.Generator
 	Fabric    *network.Fabric
-	DNS       *dns.Server // nil unless the scenario enables cluster DNS
+	DNS       *dns.Server           // nil unless the scenario enables cluster DNS
+	Metrics   *metricsserver.Server // nil unless an HPA needs pod metrics
 
-	sc       *scenario.Scenario
-	tel      sim.Telemetry
-	observer *observer
-	inv      *invariants
+	sc        *scenario.Scenario
+	tel       sim.Telemetry
+	observer  *observer
+	inv       *invariants
+	injectors []*fault.Injector
 }
 
 // Build creates every component of the scenario's cluster and schedules the
@@ -265,6 +272,18 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		}
 	}
 
+	// metrics-server, an add-on, runs when an HPA needs pod metrics.
+	if len(sc.Workload.HPAs) > 0 {
+		ms, err := metricsserver.New(eng, srv.Client("metrics-server", 0, 0), metricsserver.DefaultConfig(), tel)
+		if err != nil {
+			return nil, fmt.Errorf("metrics-server: %w", err)
+		}
+		for i, rt := range c.Runtimes {
+			ms.AddNode(allNodes[i], runtimeStats{rt})
+		}
+		c.Metrics = ms
+	}
+
 	// Cluster DNS.
 	if d := cc.DNS; d != nil {
 		dcfg := dns.DefaultConfig()
@@ -315,6 +334,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	if c.DNS != nil {
 		c.DNS.Start()
 	}
+	if c.Metrics != nil {
+		c.Metrics.Start()
+	}
 	for _, k := range c.Kubelets {
 		k.Start()
 	}
@@ -334,7 +356,33 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	}
 	c.observer = newObserver(c, every)
 	c.inv = newInvariants(c)
+	if len(sc.Faults) > 0 {
+		specs := make([]fault.Spec, len(sc.Faults))
+		for i := range sc.Faults {
+			specs[i] = FaultSpec(&sc.Faults[i])
+		}
+		if _, err := c.AddFaults(opts.Faults, specs); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// FaultSpec converts a scenario fault into the fault model's spec.
+func FaultSpec(f *scenario.Fault) fault.Spec {
+	sp := fault.Spec{Name: f.Name, Kind: f.Kind, At: f.At.D(), Every: f.Every.D(), Count: f.Count, Params: f.Params,
+		Target: fault.TargetSpec{Nodes: f.Target.Nodes, Labels: f.Target.Labels, Zone: f.Target.Zone, Pods: f.Target.Pods,
+			Container: f.Target.Container, Image: f.Target.Image, RandomK: f.Target.RandomK}}
+	if f.Duration != nil {
+		sp.Duration = f.Duration.D()
+	}
+	if f.MTBF != nil {
+		sp.MTBF = f.MTBF.Spec
+	}
+	if f.MTTR != nil {
+		sp.MTTR = f.MTTR.Spec
+	}
+	return sp
 }
 
 // scheduleWorkload has the user submit each Deployment and Service at its time, as
@@ -509,4 +557,17 @@ func neverReady(rt any, image string) {
 	if nr, ok := rt.(interface{ SetNeverReady(string, bool) }); ok {
 		nr.SetNeverReady(image, true)
 	}
+}
+
+// runtimeStats serves a node's container statistics to metrics-server, as the
+// kubelet's /metrics/resource endpoint does from cAdvisor.
+type runtimeStats struct{ rt *runtime.Modeled }
+
+func (s runtimeStats) ContainerStats() []metricsserver.ContainerStats {
+	st := s.rt.Stats()
+	out := make([]metricsserver.ContainerStats, len(st))
+	for i := range st {
+		out[i] = metricsserver.ContainerStats(st[i])
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/model/fault"
 	"github.com/kubesim/kubesim/model/scenario"
 	"github.com/kubesim/kubesim/scenarios"
 	"github.com/kubesim/kubesim/sim"
@@ -284,5 +285,13 @@ func TestRollbackScenario(t *testing.T) {
 			t.Fatalf("after rollback the first ReplicaSet has revision %s and %d ready; want revision 3 and 10",
 				rs.Annotations[api.AnnotationRevision], rs.Status.ReadyReplicas)
 		}
+	}
+}
+
+func TestScenarioFaultKindsMatchTheRegistry(t *testing.T) {
+	got := strings.Join(fault.NewRegistry().Names(), ",")
+	want := strings.Join(scenario.FaultKinds, ",")
+	if got != want {
+		t.Fatalf("registry kinds %s, scenario kinds %s", got, want)
 	}
 }

@@ -140,6 +140,16 @@ func (c *Cluster) AddFaults(reg *fault.Registry, specs []fault.Spec) (*fault.Inj
 		reg = fault.NewRegistry()
 	}
 	in := fault.NewInjector(c.Eng, NewFaultTarget(c), reg, c.Registry, c.tel)
+	records := map[int]*FaultRecord{}
+	in.OnInject = func(i int, inj fault.Injection) {
+		records[i] = c.observer.noteFault(inj.Fault, inj.Kind, inj.Target)
+	}
+	in.OnRepair = func(i int, _ fault.Injection) {
+		if r := records[i]; r != nil {
+			c.observer.noteRepair(r)
+		}
+	}
+	c.injectors = append(c.injectors, in)
 	for i := range specs {
 		if err := in.Add(specs[i]); err != nil {
 			return nil, fmt.Errorf("faults[%d]: %w", i, err)
@@ -235,6 +245,7 @@ func (ft *FaultTarget) CrashNode(node string) error {
 	c.Kubelets[p.Index].Stop()
 	rt.PowerOff()
 	c.API.SetPartitioned("kube-proxy/"+node, true)
+	c.observer.setNodeDown(node, true)
 	return nil
 }
 
@@ -254,6 +265,7 @@ func (ft *FaultTarget) RepairNode(node string) error {
 		return err
 	}
 	c.API.SetPartitioned("kube-proxy/"+node, false)
+	c.observer.setNodeDown(node, false)
 	return nil
 }
 

@@ -29,6 +29,9 @@ type Injector struct {
 	active int
 	log    []Injection
 	names  map[string]bool
+	// OnInject and OnRepair, when set, are called after each injection and repair
+	// with its index in Injections (for recovery measurements).
+	OnInject, OnRepair func(i int, inj Injection)
 }
 
 // NewInjector returns an injector; Add schedules faults. tel may be nil.
@@ -177,10 +180,16 @@ func (f *fault) inject(repairIn time.Duration) {
 			detail += " It is never repaired."
 		}
 		in.trace("inject", t.String(), detail)
+		if in.OnInject != nil {
+			in.OnInject(idx, in.log[idx])
+		}
 		if eff.Repair == nil {
 			in.active--
 			in.log[idx].RepairedAt = in.eng.Now()
 			in.gauge()
+			if in.OnRepair != nil {
+				in.OnRepair(idx, in.log[idx])
+			}
 			continue
 		}
 		in.gauge()
@@ -195,6 +204,9 @@ func (f *fault) inject(repairIn time.Duration) {
 				in.log[idx].RepairedAt = in.eng.Now()
 				in.trace("repair", target.String(), fmt.Sprintf("%s (fault %s): %s", f.spec.Kind, f.spec.Name, msg))
 				in.gauge()
+				if in.OnRepair != nil {
+					in.OnRepair(idx, in.log[idx])
+				}
 			})
 		}
 	}

@@ -390,10 +390,11 @@ func (s *Scenario) validate() error {
 	return nil
 }
 
-// Known fault kinds and action kinds. The fault kinds must match the fault
-// registry's built-in names (a test checks that they do).
+// Known fault kinds and action kinds. The fault kinds are the fault registry's
+// built-in names (a test checks that they match); kinds users register in Go are
+// used by building the scenario in Go and calling cluster.Build with their registry.
 var (
-	FaultKinds  = []string{"apiserver-outage", "container-crash", "etcd-leader-loss", "etcd-member-loss", "image-pull-failure", "kubelet-stop", "node-crash", "node-partition", "oom-kill", "slow-etcd-disk", "zone-outage"}
+	FaultKinds  = []string{"apiserver-outage", "bad-version", "container-crash", "etcd-leader-loss", "etcd-member-loss", "image-pull-failure", "kubelet-stop", "node-crash", "node-partition", "oom-kill", "slow-etcd-disk", "zone-outage"}
 	ActionKinds = []string{"delete-pod", "rollback", "scale", "set-image"}
 )
 
@@ -568,7 +569,7 @@ func (s *Scenario) validateCapabilities(add func(error), checkDist func(string, 
 			add(s.errAt(path+".name", "fault %q is defined twice", f.Name))
 		}
 		names[f.Name] = true
-		if !contains(FaultKinds, f.Kind) && !strings.HasPrefix(f.Kind, "custom:") {
+		if !contains(FaultKinds, f.Kind) {
 			add(s.errAt(path+".kind", "unknown fault kind %q (known: %s)", f.Kind, strings.Join(FaultKinds, ", ")))
 		}
 		add(nonNeg(path+".at", &f.At))
