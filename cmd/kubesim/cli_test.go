@@ -242,11 +242,11 @@ func TestBadInput(t *testing.T) {
 func TestUnknownBuiltinAndScenariosList(t *testing.T) {
 	dir := t.TempDir()
 	r := kubesim(t, dir, "run", "nginxx")
-	if r.code != 2 || !strings.Contains(r.stderr, "built-in: nginx") {
+	if r.code != 2 || !strings.Contains(r.stderr, "built-in: ") || !strings.Contains(r.stderr, "nginx") {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
 	r = kubesim(t, dir, "scenarios")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "nginx") {
+	if r.code != 0 || !strings.Contains(r.stdout, "\nnginx ") {
 		t.Fatalf("scenarios: exit %d stdout %q", r.code, r.stdout)
 	}
 	r = kubesim(t, dir, "run")
