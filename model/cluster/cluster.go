@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/model/apiserver"
+	"github.com/kubesim/kubesim/model/autoscaler"
 	"github.com/kubesim/kubesim/model/controller/manager"
 	"github.com/kubesim/kubesim/model/dist"
 	"github.com/kubesim/kubesim/model/dns"
@@ -57,12 +58,37 @@ type Cluster struct {
 	Fabric    *network.Fabric
 	DNS       *dns.Server           // nil unless the scenario enables cluster DNS
 	Metrics   *metricsserver.Server // nil unless an HPA needs pod metrics
+	// Autoscaler is the cluster autoscaler (nil without node groups).
+	Autoscaler *autoscaler.Autoscaler
 
 	sc        *scenario.Scenario
 	tel       sim.Telemetry
 	observer  *observer
 	inv       *invariants
 	injectors []*fault.Injector
+	proxyCfg  proxy.Config
+	groupSeq  int
+	pickers   map[string]traffic.Picker
+	shared    *proxy.Shared
+}
+
+// addNode builds a node's runtime, kubelet and kube-proxy (started by Build, or at
+// once when the cluster already runs) and appends them at part.Index.
+func (c *Cluster) addNode(part *NodePart) error {
+	rt, kl, err := c.BuildNode(part)
+	if err != nil {
+		return err
+	}
+	px, err := proxy.New(c.Eng, c.API.Client("kube-proxy/"+part.Name, c.proxyCfg.QPS, c.proxyCfg.Burst), part.Name, c.proxyCfg, c.Registry, c.tel)
+	if err != nil {
+		return fmt.Errorf("kube-proxy of node %s: %w", part.Name, err)
+	}
+	px.SetShared(c.shared)
+	c.Runtimes = append(c.Runtimes, rt)
+	c.Kubelets = append(c.Kubelets, kl)
+	c.Proxies = append(c.Proxies, px)
+	c.pickers[part.Name] = px
+	return nil
 }
 
 // Build creates every component of the scenario's cluster and schedules the
@@ -139,21 +165,14 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	setFloat(&mcfg.NodeLifecycle.SecondaryNodeEvictionRate, nl.SecondaryEvictionRate)
 	setFloat(&mcfg.NodeLifecycle.UnhealthyZoneThreshold, nl.UnhealthyZoneThreshold)
 	setInt(&mcfg.NodeLifecycle.LargeClusterSizeThreshold, nl.LargeClusterSizeThreshold)
-	// Storage: each class's provisioner latency; attach and mount latencies are the
-	// kubelets' (the first class that sets them applies to every volume).
-	vcfg := kubelet.DefaultVolumeConfig()
+	// Storage: each class's provisioner latency (the kubelets' attach and mount
+	// latencies are in their NodePart).
 	for _, st := range sc.Workload.Storage {
 		if st.ProvisionLatency != nil {
 			if mcfg.Volume.ProvisionerLatency == nil {
 				mcfg.Volume.ProvisionerLatency = map[string]dist.Spec{}
 			}
 			mcfg.Volume.ProvisionerLatency[StorageClassObject(&st).Provisioner] = st.ProvisionLatency.Spec
-		}
-		if st.AttachLatency != nil {
-			vcfg.AttachLatency = st.AttachLatency.Spec
-		}
-		if st.MountLatency != nil {
-			vcfg.MountLatency = st.MountLatency.Spec
 		}
 	}
 	mgr, err := manager.New(eng, srv, mcfg, reg, tel)
@@ -163,21 +182,6 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	c.Manager = mgr
 
 	// Nodes: a runtime, a kubelet and a kube-proxy each.
-	images := make([]runtime.ImageSpec, 0, len(sc.Images))
-	for _, im := range sc.Images {
-		spec := runtime.ImageSpec{Name: im.Name, SizeBytes: im.Size.Value(), Unavailable: im.Unavailable}
-		if cr := im.Crash; cr != nil {
-			spec.Exit = &runtime.ExitSpec{After: cr.After.Spec, Code: cr.Code}
-		}
-		if s := im.Serve; s != nil {
-			sv := runtime.NginxServe()
-			sv.Port, sv.Workers, sv.QueueLimit = s.Port, s.Workers, s.QueueLimit
-			setDist(&sv.ServiceTime, s.ServiceTime)
-			setDist(&sv.ReadyAfter, s.ReadyAfter)
-			spec.Serve = sv
-		}
-		images = append(images, spec)
-	}
 	pcfg := proxy.DefaultConfig()
 	if m := cc.Proxy.Mode; m != nil {
 		pcfg.Mode = proxy.Mode(*m)
@@ -188,88 +192,48 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	setDist(&pcfg.SyncLatency, cc.Proxy.SyncLatency)
 	setDur(&pcfg.MinSyncPeriod, cc.Proxy.MinSyncPeriod)
 	setDur(&pcfg.SyncPeriod, cc.Proxy.SyncPeriod)
-	pickers := map[string]traffic.Picker{}
-	shared := proxy.NewShared() // one endpoint cache for every proxy: same behaviour, O(1) memory per node
+	c.proxyCfg = pcfg
+	c.pickers = map[string]traffic.Picker{}
+	c.shared = proxy.NewShared() // one endpoint cache for every proxy: same behaviour, O(1) memory per node
 	var allNodes []string
-	idx := 0
-	for pi := range cc.Nodes {
-		pool := &cc.Nodes[pi]
-		for i, name := range pool.NodeNames() {
-			idx++
-			rcfg := runtime.DefaultModeledConfig()
-			rcfg.Images = mergeImages(rcfg.Images, images)
-			rcfg.Preloaded = append([]string(nil), pool.Images...)
-			if b := cc.Runtime.PullBandwidth; b != nil {
-				rcfg.PullBandwidth = b.Value()
-			}
-			setDist(&rcfg.PullOverhead, cc.Runtime.PullOverhead)
-			setDist(&rcfg.Create, cc.Runtime.Create)
-			setDist(&rcfg.Start, cc.Runtime.Start)
-			setDist(&rcfg.Stop, cc.Runtime.Stop)
-			if v := cc.Runtime.SerializeImagePulls; v != nil {
-				rcfg.SerializeImagePulls = *v
-			}
-			rt, err := runtime.NewModeled(eng, name, rcfg, c.Fabric, reg, tel)
-			if err != nil {
-				return nil, fmt.Errorf("runtime of node %s: %w", name, err)
-			}
-			c.Runtimes = append(c.Runtimes, rt)
-			for _, im := range sc.Images {
-				if im.NeverReady {
-					neverReady(rt, im.Name)
-				}
-			}
-
-			kcfg := kubelet.DefaultConfig()
-			kcfg.NodeName = name
-			kcfg.Labels = map[string]string{}
-			for k, v := range pool.Labels {
-				kcfg.Labels[k] = v
-			}
-			if z := pool.ZoneOf(i); z != "" {
-				kcfg.Labels[api.LabelZone] = z
-			}
-			for _, t := range pool.Taints {
-				kcfg.Taints = append(kcfg.Taints, api.Taint{Key: t.Key, Value: t.Value, Effect: api.TaintEffect(t.Effect)})
-			}
-			kcfg.Capacity = api.Resources{MilliCPU: pool.CPU.Milli(), Memory: pool.Memory.Value(), EphemeralStorage: kcfg.Capacity.EphemeralStorage}
-			if pool.EphemeralStorage.Set {
-				kcfg.Capacity.EphemeralStorage = pool.EphemeralStorage.Value()
-			}
-			if pool.Pods != nil {
-				kcfg.MaxPods = *pool.Pods
-			}
-			setInt64(&kcfg.MaxPods, cc.Kubelet.MaxPods)
-			kcfg.Address = fmt.Sprintf("10.0.%d.%d", idx/250, idx%250+10)
-			kcfg.PodCIDRIndex = idx % 256
-			setDur(&kcfg.NodeStatusUpdateFrequency, cc.Kubelet.NodeStatusUpdateFrequency)
-			setDur(&kcfg.NodeStatusReportFrequency, cc.Kubelet.NodeStatusReportFrequency)
-			if v := cc.Kubelet.NodeLeaseDurationSeconds; v != nil {
-				kcfg.NodeLeaseDurationSeconds = *v
-			}
-			setDist(&kcfg.SyncLatency, cc.Kubelet.SyncLatency)
-			kcfg.StartAt = pool.StartAt.D()
-			kqps, kburst := 50.0, 100 // reference §6.3
-			setFloat(&kqps, cc.Kubelet.QPS)
-			setInt(&kburst, cc.Kubelet.Burst)
-			kl, err := kubelet.New(eng, srv.Client("kubelet/"+name, kqps, kburst), rt, kcfg, reg, tel)
-			if err != nil {
-				return nil, fmt.Errorf("kubelet of node %s: %w", name, err)
-			}
-			if err := kl.ConfigureVolumes(vcfg, reg); err != nil {
-				return nil, fmt.Errorf("kubelet of node %s: volumes: %w", name, err)
-			}
-			c.Kubelets = append(c.Kubelets, kl)
-
-			px, err := proxy.New(eng, srv.Client("kube-proxy/"+name, pcfg.QPS, pcfg.Burst), name, pcfg, reg, tel)
-			if err != nil {
-				return nil, fmt.Errorf("kube-proxy of node %s: %w", name, err)
-			}
-			px.SetShared(shared)
-			c.Proxies = append(c.Proxies, px)
-			pickers[name] = px
-			allNodes = append(allNodes, name)
+	for _, part := range NodeParts(sc) {
+		if err := c.addNode(&part); err != nil {
+			return nil, err
 		}
+		allNodes = append(allNodes, part.Name)
+	}
+	pickers := c.pickers
+
+	// The cluster autoscaler runs when the scenario has node groups.
+	if len(cc.NodeGroups) > 0 {
+		acfg := autoscaler.DefaultConfig()
+		ca := &cc.ClusterAutoscaler
+		setDur(&acfg.ScanInterval, ca.ScanInterval)
+		setDur(&acfg.ScaleDownDelayAfterAdd, ca.ScaleDownDelayAfterAdd)
+		setDur(&acfg.ScaleDownUnneededTime, ca.ScaleDownUnneededTime)
+		setFloat(&acfg.ScaleDownUtilizationThreshold, ca.ScaleDownUtilizationThreshold)
+		if ca.Expander != "" {
+			acfg.Expander = ca.Expander
+		}
+		for _, g := range cc.NodeGroups {
+			pool := groupPool(&g)
+			kcfg := nodePart(sc, pool, g.Name, g.Zone, 0).Kubelet
+			node := api.Node{Status: api.NodeStatus{Allocatable: kubeletAllocatable(kcfg)}}
+			ng := autoscaler.NodeGroup{Name: g.Name, Min: g.Min, Max: g.Max, Allocatable: node.Status.Allocatable,
+				Labels: map[string]string{}, HourlyCost: g.CostPerHour}
+			for k, v := range kcfg.Labels {
+				ng.Labels[k] = v
+			}
+			if g.ProvisionDelay != nil {
+				ng.ProvisionDelay = g.ProvisionDelay.Spec
+			}
+			acfg.Groups = append(acfg.Groups, ng)
+		}
+		as, err := autoscaler.New(eng, srv.Client("cluster-autoscaler", 0, 0), (*provisioner)(c), acfg, reg, tel)
+		if err != nil {
+			return nil, fmt.Errorf("cluster autoscaler: %w", err)
+		}
+		c.Autoscaler = as
 	}
 
 	// metrics-server, an add-on, runs when an HPA needs pod metrics.
@@ -336,6 +300,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	}
 	if c.Metrics != nil {
 		c.Metrics.Start()
+	}
+	if c.Autoscaler != nil {
+		c.Autoscaler.Start()
 	}
 	for _, k := range c.Kubelets {
 		k.Start()
@@ -570,4 +537,63 @@ func (s runtimeStats) ContainerStats() []metricsserver.ContainerStats {
 		out[i] = metricsserver.ContainerStats(st[i])
 	}
 	return out
+}
+
+// groupPool describes one node of a cluster-autoscaler group as a node pool.
+func groupPool(g *scenario.NodeGroup) *scenario.NodePool {
+	return &scenario.NodePool{Name: g.Name, CPU: g.CPU, Memory: g.Memory, Pods: g.Pods, Zone: g.Zone, Labels: g.Labels}
+}
+
+// kubeletAllocatable is what a kubelet of this configuration will report.
+func kubeletAllocatable(k kubelet.Config) api.Resources { return k.Allocatable() }
+
+// provisioner is the cloud behind the cluster autoscaler: it adds nodes of a group
+// (a kubelet, runtime and kube-proxy that register at once) and removes them.
+type provisioner Cluster
+
+// AddNode implements autoscaler.NodeProvisioner.
+func (p *provisioner) AddNode(group string) string {
+	c := (*Cluster)(p)
+	var g *scenario.NodeGroup
+	for i := range c.sc.Cluster.NodeGroups {
+		if c.sc.Cluster.NodeGroups[i].Name == group {
+			g = &c.sc.Cluster.NodeGroups[i]
+		}
+	}
+	if g == nil {
+		return ""
+	}
+	c.groupSeq++
+	name := fmt.Sprintf("%s-%d", group, c.groupSeq)
+	part := nodePart(c.sc, groupPool(g), name, g.Zone, len(c.Kubelets))
+	part.Kubelet.StartAt = 0
+	if err := c.addNode(&part); err != nil {
+		c.tel.Trace(sim.Record{Time: c.Eng.Now(), Component: "cloud", Action: "error", Object: "node/" + name, Detail: err.Error()})
+		return ""
+	}
+	i := len(c.Kubelets) - 1
+	c.Kubelets[i].Start()
+	c.Proxies[i].Start()
+	if c.Metrics != nil {
+		c.Metrics.AddNode(name, runtimeStats{c.Runtimes[i]})
+	}
+	return name
+}
+
+// RemoveNode implements autoscaler.NodeProvisioner: the instance is deleted (its
+// kubelet and containers stop) and the Node object is removed, as the cloud
+// provider's node lifecycle does.
+func (p *provisioner) RemoveNode(name string) {
+	c := (*Cluster)(p)
+	for i, k := range c.Kubelets {
+		if k.NodeName() == name {
+			k.Stop()
+			c.Runtimes[i].PowerOff()
+			c.API.SetPartitioned("kube-proxy/"+name, true)
+		}
+	}
+	if c.Metrics != nil {
+		c.Metrics.RemoveNode(name)
+	}
+	c.API.Client("cloud-controller-manager", 0, 0).Delete(api.KindNode, "", name, apiserver.DeleteOptions{}, nil)
 }

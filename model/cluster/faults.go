@@ -23,6 +23,8 @@ type NodePart struct {
 	Burst      int
 	// NeverReady lists the scenario's bad-version images.
 	NeverReady []string
+	// Volumes are the kubelet's attach and mount latencies.
+	Volumes kubelet.VolumeConfig
 }
 
 // RuntimeImages converts the scenario's images into the runtime's catalogue entries.
@@ -49,71 +51,89 @@ func RuntimeImages(sc *scenario.Scenario) []runtime.ImageSpec {
 // (pool by pool): what Build creates each node's runtime and kubelet from, and what
 // a repaired node is rebuilt from.
 func NodeParts(sc *scenario.Scenario) []NodePart {
+	var out []NodePart
+	for pi := range sc.Cluster.Nodes {
+		pool := &sc.Cluster.Nodes[pi]
+		for i, name := range pool.NodeNames() {
+			out = append(out, nodePart(sc, pool, name, pool.ZoneOf(i), len(out)))
+		}
+	}
+	return out
+}
+
+// nodePart is the configuration of one node of pool, the index-th of the cluster.
+func nodePart(sc *scenario.Scenario, pool *scenario.NodePool, name, zone string, index int) NodePart {
 	cc := &sc.Cluster
-	images := RuntimeImages(sc)
 	var never []string
 	for _, im := range sc.Images {
 		if im.NeverReady {
 			never = append(never, im.Name)
 		}
 	}
-	var out []NodePart
-	idx := 0
-	for pi := range cc.Nodes {
-		pool := &cc.Nodes[pi]
-		for i, name := range pool.NodeNames() {
-			idx++
-			rcfg := runtime.DefaultModeledConfig()
-			rcfg.Images = mergeImages(rcfg.Images, images)
-			rcfg.Preloaded = append([]string(nil), pool.Images...)
-			if b := cc.Runtime.PullBandwidth; b != nil {
-				rcfg.PullBandwidth = b.Value()
-			}
-			setDist(&rcfg.PullOverhead, cc.Runtime.PullOverhead)
-			setDist(&rcfg.Create, cc.Runtime.Create)
-			setDist(&rcfg.Start, cc.Runtime.Start)
-			setDist(&rcfg.Stop, cc.Runtime.Stop)
-			if v := cc.Runtime.SerializeImagePulls; v != nil {
-				rcfg.SerializeImagePulls = *v
-			}
+	idx := index + 1
+	rcfg := runtime.DefaultModeledConfig()
+	rcfg.Images = mergeImages(rcfg.Images, RuntimeImages(sc))
+	rcfg.Preloaded = append([]string(nil), pool.Images...)
+	if b := cc.Runtime.PullBandwidth; b != nil {
+		rcfg.PullBandwidth = b.Value()
+	}
+	setDist(&rcfg.PullOverhead, cc.Runtime.PullOverhead)
+	setDist(&rcfg.Create, cc.Runtime.Create)
+	setDist(&rcfg.Start, cc.Runtime.Start)
+	setDist(&rcfg.Stop, cc.Runtime.Stop)
+	if v := cc.Runtime.SerializeImagePulls; v != nil {
+		rcfg.SerializeImagePulls = *v
+	}
 
-			kcfg := kubelet.DefaultConfig()
-			kcfg.NodeName = name
-			kcfg.Labels = map[string]string{}
-			for k, v := range pool.Labels {
-				kcfg.Labels[k] = v
-			}
-			zone := pool.ZoneOf(i)
-			if zone != "" {
-				kcfg.Labels[api.LabelZone] = zone
-			}
-			for _, t := range pool.Taints {
-				kcfg.Taints = append(kcfg.Taints, api.Taint{Key: t.Key, Value: t.Value, Effect: api.TaintEffect(t.Effect)})
-			}
-			kcfg.Capacity = api.Resources{MilliCPU: pool.CPU.Milli(), Memory: pool.Memory.Value(), EphemeralStorage: kcfg.Capacity.EphemeralStorage}
-			if pool.EphemeralStorage.Set {
-				kcfg.Capacity.EphemeralStorage = pool.EphemeralStorage.Value()
-			}
-			if pool.Pods != nil {
-				kcfg.MaxPods = *pool.Pods
-			}
-			setInt64(&kcfg.MaxPods, cc.Kubelet.MaxPods)
-			kcfg.Address = fmt.Sprintf("10.0.%d.%d", idx/250, idx%250+10)
-			kcfg.PodCIDRIndex = idx % 256
-			setDur(&kcfg.NodeStatusUpdateFrequency, cc.Kubelet.NodeStatusUpdateFrequency)
-			setDur(&kcfg.NodeStatusReportFrequency, cc.Kubelet.NodeStatusReportFrequency)
-			if v := cc.Kubelet.NodeLeaseDurationSeconds; v != nil {
-				kcfg.NodeLeaseDurationSeconds = *v
-			}
-			setDist(&kcfg.SyncLatency, cc.Kubelet.SyncLatency)
-			kcfg.StartAt = pool.StartAt.D()
-			kqps, kburst := 50.0, 100 // reference §6.3
-			setFloat(&kqps, cc.Kubelet.QPS)
-			setInt(&kburst, cc.Kubelet.Burst)
-			out = append(out, NodePart{Index: idx - 1, Name: name, Zone: zone, Runtime: rcfg, Kubelet: kcfg, QPS: kqps, Burst: kburst, NeverReady: never})
+	kcfg := kubelet.DefaultConfig()
+	kcfg.NodeName = name
+	kcfg.Labels = map[string]string{}
+	for k, v := range pool.Labels {
+		kcfg.Labels[k] = v
+	}
+	if zone != "" {
+		kcfg.Labels[api.LabelZone] = zone
+	}
+	for _, t := range pool.Taints {
+		kcfg.Taints = append(kcfg.Taints, api.Taint{Key: t.Key, Value: t.Value, Effect: api.TaintEffect(t.Effect)})
+	}
+	kcfg.Capacity = api.Resources{MilliCPU: pool.CPU.Milli(), Memory: pool.Memory.Value(), EphemeralStorage: kcfg.Capacity.EphemeralStorage}
+	if pool.EphemeralStorage.Set {
+		kcfg.Capacity.EphemeralStorage = pool.EphemeralStorage.Value()
+	}
+	if pool.Pods != nil {
+		kcfg.MaxPods = *pool.Pods
+	}
+	setInt64(&kcfg.MaxPods, cc.Kubelet.MaxPods)
+	kcfg.Address = fmt.Sprintf("10.0.%d.%d", idx/250, idx%250+10)
+	kcfg.PodCIDRIndex = idx % (kubelet.MaxPodCIDRIndex + 1) // a /24 of its own per node
+	setDur(&kcfg.NodeStatusUpdateFrequency, cc.Kubelet.NodeStatusUpdateFrequency)
+	setDur(&kcfg.NodeStatusReportFrequency, cc.Kubelet.NodeStatusReportFrequency)
+	if v := cc.Kubelet.NodeLeaseDurationSeconds; v != nil {
+		kcfg.NodeLeaseDurationSeconds = *v
+	}
+	setDist(&kcfg.SyncLatency, cc.Kubelet.SyncLatency)
+	kcfg.StartAt = pool.StartAt.D()
+	kqps, kburst := 50.0, 100 // reference §6.3
+	setFloat(&kqps, cc.Kubelet.QPS)
+	setInt(&kburst, cc.Kubelet.Burst)
+	return NodePart{Index: index, Name: name, Zone: zone, Runtime: rcfg, Kubelet: kcfg, QPS: kqps, Burst: kburst,
+		NeverReady: never, Volumes: volumeConfig(sc)}
+}
+
+// volumeConfig is the kubelets' attach and mount latencies: the first storage class
+// that sets them applies to every volume.
+func volumeConfig(sc *scenario.Scenario) kubelet.VolumeConfig {
+	vcfg := kubelet.DefaultVolumeConfig()
+	for _, st := range sc.Workload.Storage {
+		if st.AttachLatency != nil {
+			vcfg.AttachLatency = st.AttachLatency.Spec
+		}
+		if st.MountLatency != nil {
+			vcfg.MountLatency = st.MountLatency.Spec
 		}
 	}
-	return out
+	return vcfg
 }
 
 // BuildNode creates one node's container runtime and kubelet (not started) on the
@@ -129,6 +149,9 @@ func (c *Cluster) BuildNode(p *NodePart) (*runtime.Modeled, *kubelet.Kubelet, er
 	kl, err := kubelet.New(c.Eng, c.API.Client("kubelet/"+p.Name, p.QPS, p.Burst), rt, p.Kubelet, c.Registry, c.tel)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubelet of node %s: %w", p.Name, err)
+	}
+	if err := kl.ConfigureVolumes(p.Volumes, c.Registry); err != nil {
+		return nil, nil, fmt.Errorf("kubelet of node %s: volumes: %w", p.Name, err)
 	}
 	return rt, kl, nil
 }

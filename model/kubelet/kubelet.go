@@ -46,7 +46,11 @@ type Kubelet struct {
 
 	started, stopped bool
 	informer         *apiserver.Informer
-	vols             *volumeManager // volumes.go; nil until needed or configured
+	// nodeInf watches the kubelet's own Node (fieldSelector metadata.name): the
+	// stored status is what the kubelet compares its own with, as upstream's
+	// tryUpdateNodeStatus compares with the node it reads.
+	nodeInf *apiserver.Informer
+	vols    *volumeManager // volumes.go; nil until needed or configured
 
 	// node registration and heartbeats
 	node        *api.Node // the last Node object written (shared: never modified)
@@ -128,6 +132,9 @@ func (k *Kubelet) Stop() {
 	if k.informer != nil {
 		k.informer.Stop()
 	}
+	if k.nodeInf != nil {
+		k.nodeInf.Stop()
+	}
 	k.trace(0, "stop", k.nodeRef, "kubelet process stopped: no more Lease renewals or status updates; containers keep running")
 }
 
@@ -145,7 +152,22 @@ func (k *Kubelet) boot() {
 	k.informer = apiserver.NewInformer(k.client, api.KindPod,
 		apiserver.InformerOptions{ListOptions: apiserver.ListOptions{Field: apiserver.FieldNodeName, FieldValue: k.cfg.NodeName}},
 		apiserver.Handlers{OnAdd: k.onPodAdd, OnUpdate: k.onPodUpdate, OnDelete: k.onPodDelete})
+	k.nodeInf = apiserver.NewInformer(k.client, api.KindNode,
+		apiserver.InformerOptions{ListOptions: apiserver.ListOptions{Field: apiserver.FieldName, FieldValue: k.cfg.NodeName}}, apiserver.Handlers{})
 	k.register()
+}
+
+// storedNotReady reports whether the Node as stored in the apiserver says anything
+// but Ready=True (the node lifecycle controller set it Unknown while the kubelet
+// was cut off): the kubelet then posts its status at once, since upstream posts
+// whenever its computed status differs from the stored one
+// (pkg/kubelet/kubelet_node_status.go tryUpdateNodeStatus, nodeStatusHasChanged).
+func (k *Kubelet) storedNotReady() bool {
+	if k.nodeInf == nil {
+		return false
+	}
+	o, ok := k.nodeInf.Get("", k.cfg.NodeName)
+	return ok && !o.(*api.Node).IsReady()
 }
 
 // ---------------------------------------------------------------------------
@@ -286,7 +308,7 @@ func (k *Kubelet) heartbeat() {
 	}
 	if now >= k.nextStatus {
 		k.nextStatus = now.Add(k.cfg.NodeStatusUpdateFrequency)
-		if k.statusDirty || now.Sub(k.lastReport) >= k.cfg.NodeStatusReportFrequency {
+		if k.statusDirty || now.Sub(k.lastReport) >= k.cfg.NodeStatusReportFrequency || k.storedNotReady() {
 			k.postNodeStatus()
 		}
 	}

@@ -303,7 +303,7 @@ func TestPodStartsRunningAndReady(t *testing.T) {
 	if len(startup) != 1 || len(slo) != 1 || len(ready) != 1 {
 		t.Fatalf("metrics %v", e.tel.obs)
 	}
-	if startup[0] < pull+0.45 || startup[0] > pull+0.6 {
+	if startup[0] < pull+0.3 || startup[0] > pull+0.9 { // sandbox (median 0.4 s), create, start, round trips
 		t.Errorf("pod_startup_seconds %.4f, want pull %.2f + ~0.5 s", startup[0], pull)
 	}
 	if d := startup[0] - slo[0]; math.Abs(d-pull) > 1e-9 {

@@ -143,6 +143,15 @@ func (k *Kubelet) onPodUpdate(_, cur api.Object) {
 	ps.rv = max(ps.rv, p.ResourceVersion)
 	if p.DeletionTimestamp != nil && !ps.terminating {
 		k.terminate(ps)
+		return
+	}
+	// Someone else changed the pod's readiness (the node lifecycle controller marks
+	// the pods of an unreachable node not ready): the status manager reconciles the
+	// apiserver's status with its own (pkg/kubelet/status/status_manager.go
+	// needsReconcile; upstream checks every 10 s, the model as soon as it sees it).
+	if ps.lastSent != nil && !ps.statusInFlight && condTrue(&p.Status, api.PodReady) != condTrue(ps.lastSent, api.PodReady) {
+		ps.lastSent = nil
+		k.requestStatus(ps)
 	}
 }
 
