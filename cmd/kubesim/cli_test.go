@@ -383,3 +383,20 @@ func scenarioNames(t *testing.T) []string {
 	}
 	return names
 }
+
+// TestRegressionScenarios runs every scenario under scenarios/regress/: each one
+// reproduces a bug that was fixed, and its expectations fail if the bug returns.
+func TestRegressionScenarios(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "scenarios", "regress", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no regression scenarios found (%v)", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run([]string{"run", f, "--format", "json"}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d\n%s", code, errb.String())
+			}
+		})
+	}
+}
