@@ -151,6 +151,26 @@ func WriteTable(w io.Writer, s *Summary) error {
 		{"request success rate", get("request_success_rate")},
 		{"request latency p50 / p90 / p99", sec("request_latency_seconds_p50") + " / " + sec("request_latency_seconds_p90") + " / " + sec("request_latency_seconds_p99")},
 	}
+	// The capabilities' results, when the run had them.
+	opt := func(key, label string, f func(string) string) {
+		if _, ok := s.Get(key); ok {
+			rows = append(rows, [2]string{label, f(key)})
+		}
+	}
+	opt("requests_failed", "requests failed (all reasons)", get)
+	for _, e := range s.Entries {
+		if strings.HasPrefix(e.Key, "requests_failed_") {
+			rows = append(rows, [2]string{"  failed: " + strings.ReplaceAll(strings.TrimPrefix(e.Key, "requests_failed_"), "_", " "), get(e.Key)})
+		}
+	}
+	opt("faults_injected", "faults injected", get)
+	opt("recovery_time_max_s", "recovery time after a fault (max)", sec)
+	opt("degraded_seconds", "time with fewer replicas ready than desired", sec)
+	opt("rollout_duration_seconds_max", "rollout duration (max)", sec)
+	opt("replicas_ready_min", "replicas ready over time (min / max)", func(string) string {
+		return get("replicas_ready_min") + " / " + get("replicas_ready_max")
+	})
+	opt("cluster_cost_total", "cluster autoscaler cost (node-hours × price)", get)
 	for _, r := range rows {
 		t.Append(r[:])
 	}

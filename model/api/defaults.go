@@ -78,7 +78,8 @@ func DefaultProbe(p *Probe) {
 
 // DefaultPodSpec applies the pod API defaults (reference §4: restartPolicy Always,
 // terminationGracePeriodSeconds 30, schedulerName default-scheduler; image pull
-// policy by tag) and the DefaultTolerationSeconds admission plugin.
+// policy by tag). The DefaultTolerationSeconds admission plugin is
+// AddDefaultTolerations, applied to pods only, as upstream admits pods.
 func DefaultPodSpec(s *PodSpec) {
 	if s.RestartPolicy == "" {
 		s.RestartPolicy = RestartAlways
@@ -115,18 +116,24 @@ func DefaultPodSpec(s *PodSpec) {
 			}
 		}
 	}
-	addDefaultToleration(s, TaintNodeNotReady)
-	addDefaultToleration(s, TaintNodeUnreachable)
 }
 
-func addDefaultToleration(s *PodSpec, key string) {
+// AddDefaultTolerations is the DefaultTolerationSeconds admission plugin: a pod
+// without them gets the not-ready and unreachable NoExecute tolerations for the
+// given seconds (--default-not-ready-toleration-seconds and
+// --default-unreachable-toleration-seconds, both 300 by default; reference §3.3).
+func AddDefaultTolerations(s *PodSpec, notReadySeconds, unreachableSeconds int64) {
+	addDefaultToleration(s, TaintNodeNotReady, notReadySeconds)
+	addDefaultToleration(s, TaintNodeUnreachable, unreachableSeconds)
+}
+
+func addDefaultToleration(s *PodSpec, key string, secs int64) {
 	for _, t := range s.Tolerations {
 		if (t.Key == key || (t.Key == "" && t.Operator == TolerationOpExists)) &&
 			(t.Effect == "" || t.Effect == TaintNoExecute) {
 			return
 		}
 	}
-	secs := DefaultTolerationSeconds
 	s.Tolerations = append(s.Tolerations, Toleration{Key: key, Operator: TolerationOpExists, Effect: TaintNoExecute, TolerationSeconds: &secs})
 }
 

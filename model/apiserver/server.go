@@ -46,6 +46,9 @@ type Config struct {
 	MaxMutatingRequestsInflight int
 	// CompactionInterval is how often the apiserver compacts etcd (reference §6.1: 5 min).
 	CompactionInterval time.Duration
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are
+	// the DefaultTolerationSeconds admission plugin's flags (reference §3.3: 300).
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 	// DialTimeout is how long a request of a client partitioned from the apiserver
 	// takes to fail: the dial timeout of client-go's transport (30 s,
 	// staging/src/k8s.io/client-go/transport/cache.go). 0 means the default.
@@ -55,12 +58,14 @@ type Config struct {
 // DefaultConfig returns the reference defaults.
 func DefaultConfig() Config {
 	return Config{
-		RequestLatency:              dist.LogNormal(500*time.Microsecond, 0.4),
-		WatchLatency:                dist.LogNormal(8*time.Millisecond, 0.3),
-		MaxRequestsInflight:         400,
-		MaxMutatingRequestsInflight: 200,
-		CompactionInterval:          5 * time.Minute,
-		DialTimeout:                 30 * time.Second,
+		RequestLatency:                      dist.LogNormal(500*time.Microsecond, 0.4),
+		WatchLatency:                        dist.LogNormal(8*time.Millisecond, 0.3),
+		MaxRequestsInflight:                 400,
+		MaxMutatingRequestsInflight:         200,
+		CompactionInterval:                  5 * time.Minute,
+		DefaultNotReadyTolerationSeconds:    api.DefaultTolerationSeconds,
+		DefaultUnreachableTolerationSeconds: api.DefaultTolerationSeconds,
+		DialTimeout:                         30 * time.Second,
 	}
 }
 
@@ -77,6 +82,9 @@ func (c *Config) Validate(reg *dist.Registry) error {
 	}
 	if c.CompactionInterval < 0 {
 		return fmt.Errorf("compactionInterval must not be negative")
+	}
+	if c.DefaultNotReadyTolerationSeconds < 0 || c.DefaultUnreachableTolerationSeconds < 0 {
+		return fmt.Errorf("default toleration seconds must not be negative")
 	}
 	if c.DialTimeout < 0 {
 		return fmt.Errorf("dialTimeout must not be negative")
@@ -286,6 +294,7 @@ func (s *Server) prepareCreate(obj api.Object) error {
 	switch o := obj.(type) {
 	case *api.Pod:
 		api.DefaultPodSpec(&o.Spec)
+		api.AddDefaultTolerations(&o.Spec, s.cfg.DefaultNotReadyTolerationSeconds, s.cfg.DefaultUnreachableTolerationSeconds)
 		if err := api.ValidatePodSpec(&o.Spec); err != nil {
 			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
 		}

@@ -118,6 +118,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	setInt(&acfg.MaxRequestsInflight, cc.APIServer.MaxRequestsInflight)
 	setInt(&acfg.MaxMutatingRequestsInflight, cc.APIServer.MaxMutatingRequestsInflight)
 	setDur(&acfg.CompactionInterval, cc.APIServer.CompactionInterval)
+	if v := cc.APIServer.DefaultTolerationSeconds; v != nil {
+		acfg.DefaultNotReadyTolerationSeconds, acfg.DefaultUnreachableTolerationSeconds = *v, *v
+	}
 	srv, err := apiserver.New(eng, st, acfg, reg, tel)
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: %w", err)

@@ -113,6 +113,8 @@ func nodePart(sc *scenario.Scenario, pool *scenario.NodePool, name, zone string,
 		kcfg.NodeLeaseDurationSeconds = *v
 	}
 	setDist(&kcfg.SyncLatency, cc.Kubelet.SyncLatency)
+	setDur(&kcfg.CrashLoopBackOffInitial, cc.Kubelet.CrashLoopBackOffInitial)
+	setDur(&kcfg.CrashLoopBackOffMax, cc.Kubelet.CrashLoopBackOffMax)
 	kcfg.StartAt = pool.StartAt.D()
 	kqps, kburst := 50.0, 100 // reference §6.3
 	setFloat(&kqps, cc.Kubelet.QPS)

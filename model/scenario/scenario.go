@@ -112,6 +112,9 @@ type APIServer struct {
 	MaxRequestsInflight         *int      `yaml:"maxRequestsInflight"`
 	MaxMutatingRequestsInflight *int      `yaml:"maxMutatingRequestsInflight"`
 	CompactionInterval          *Duration `yaml:"compactionInterval"`
+	// DefaultTolerationSeconds sets both flags of the DefaultTolerationSeconds
+	// admission plugin (not-ready and unreachable; default 300).
+	DefaultTolerationSeconds *int64 `yaml:"defaultTolerationSeconds"`
 }
 
 // Scheduler overrides the scheduler model's defaults.
@@ -142,6 +145,10 @@ type Kubelet struct {
 	SyncLatency               *Dist     `yaml:"syncLatency"`
 	QPS                       *float64  `yaml:"qps"`
 	Burst                     *int      `yaml:"burst"`
+	// CrashLoopBackOffInitial and CrashLoopBackOffMax are the container restart
+	// back-off (10 s doubling to 300 s).
+	CrashLoopBackOffInitial *Duration `yaml:"crashLoopBackOffInitial"`
+	CrashLoopBackOffMax     *Duration `yaml:"crashLoopBackOffMax"`
 }
 
 // Runtime overrides the modeled container runtime (Docker) defaults.

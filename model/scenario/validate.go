@@ -68,6 +68,11 @@ func (s *Scenario) validate() error {
 	add(positiveInt("cluster.apiserver.maxRequestsInflight", c.APIServer.MaxRequestsInflight))
 	add(positiveInt("cluster.apiserver.maxMutatingRequestsInflight", c.APIServer.MaxMutatingRequestsInflight))
 	add(nonNeg("cluster.apiserver.compactionInterval", c.APIServer.CompactionInterval))
+	if v := c.APIServer.DefaultTolerationSeconds; v != nil && *v < 0 {
+		add(s.errAt("cluster.apiserver.defaultTolerationSeconds", "must not be negative, got %d", *v))
+	}
+	add(nonNeg("cluster.kubelet.crashLoopBackOffInitial", c.Kubelet.CrashLoopBackOffInitial))
+	add(nonNeg("cluster.kubelet.crashLoopBackOffMax", c.Kubelet.CrashLoopBackOffMax))
 	if p := c.Scheduler.PercentageOfNodesToScore; p != nil && (*p < 0 || *p > 100) {
 		add(s.errAt("cluster.scheduler.percentageOfNodesToScore", "must be in 0..100, got %d", *p))
 	}
