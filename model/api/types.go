@@ -8,6 +8,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/kubesim/kubesim/sim"
 )
 
@@ -38,6 +40,8 @@ const (
 	KindPersistentVolumeClaim
 	KindStatefulSet
 	KindPodMetrics
+	KindPriorityClass
+	KindJob
 	numKinds
 )
 
@@ -45,11 +49,13 @@ const (
 const NumKinds = int(numKinds)
 
 var kindNames = [...]string{"Unknown", "Node", "Lease", "Pod", "Deployment", "ReplicaSet", "Service", "EndpointSlice",
-	"HorizontalPodAutoscaler", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "StatefulSet", "PodMetrics"}
+	"HorizontalPodAutoscaler", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "StatefulSet", "PodMetrics",
+	"PriorityClass", "Job"}
 
 // resource names as in the REST paths and etcd keys (/registry/<resource>/...).
 var kindResources = [...]string{"unknown", "minions", "leases", "pods", "deployments", "replicasets", "services/specs", "endpointslices",
-	"horizontalpodautoscalers", "storageclasses", "persistentvolumes", "persistentvolumeclaims", "statefulsets", "podmetrics"}
+	"horizontalpodautoscalers", "storageclasses", "persistentvolumes", "persistentvolumeclaims", "statefulsets", "podmetrics",
+	"priorityclasses", "jobs"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -69,7 +75,7 @@ func (k Kind) Resource() string {
 
 // Namespaced reports whether objects of the kind live in a namespace.
 func (k Kind) Namespaced() bool {
-	return k != KindNode && k != KindStorageClass && k != KindPersistentVolume
+	return k != KindNode && k != KindStorageClass && k != KindPersistentVolume && k != KindPriorityClass
 }
 
 // Well-known label keys and namespaces.
@@ -365,10 +371,63 @@ type NodeAffinity struct {
 	Preferred []PreferredSchedulingTerm
 }
 
-// Affinity groups a pod's affinity rules (node affinity for now).
-type Affinity struct {
-	NodeAffinity *NodeAffinity
+// PodAffinityTerm selects pods (by labels, in namespaces) co-located by a topology key.
+type PodAffinityTerm struct {
+	LabelSelector *LabelSelector
+	// Namespaces lists the namespaces the selector applies to; empty means the
+	// pod's own namespace (NamespaceSelector is not modeled).
+	Namespaces  []string
+	TopologyKey string
 }
+
+// WeightedPodAffinityTerm is a preferred pod (anti-)affinity term.
+type WeightedPodAffinityTerm struct {
+	Weight int32
+	Term   PodAffinityTerm
+}
+
+// PodAffinity attracts the pod to topology domains holding matching pods; as a
+// PodAntiAffinity it repels it from them.
+type PodAffinity struct {
+	Required  []PodAffinityTerm
+	Preferred []WeightedPodAffinityTerm
+}
+
+// Affinity groups a pod's affinity rules.
+type Affinity struct {
+	NodeAffinity    *NodeAffinity
+	PodAffinity     *PodAffinity
+	PodAntiAffinity *PodAffinity
+}
+
+// UnsatisfiableConstraintAction is DoNotSchedule or ScheduleAnyway.
+type UnsatisfiableConstraintAction string
+
+// Topology spread actions.
+const (
+	DoNotSchedule  UnsatisfiableConstraintAction = "DoNotSchedule"
+	ScheduleAnyway UnsatisfiableConstraintAction = "ScheduleAnyway"
+)
+
+// TopologySpreadConstraint spreads matching pods across the domains of a key.
+type TopologySpreadConstraint struct {
+	MaxSkew           int32
+	TopologyKey       string
+	WhenUnsatisfiable UnsatisfiableConstraintAction
+	LabelSelector     *LabelSelector
+	MinDomains        *int32
+}
+
+// Resource names kubesim models beyond cpu and memory (extended resources).
+const (
+	// ResourceGPU counts whole GPUs (the NVIDIA device plugin's resource name).
+	ResourceGPU ResourceName = "nvidia.com/gpu"
+	// ResourceGPUMilli is a share of one GPU in thousandths (1..1000), the
+	// GPU-sharing request of the Alibaba GPU traces (Weng et al., ATC 2023).
+	ResourceGPUMilli ResourceName = "kubesim.io/gpu-milli"
+	// LabelGPUModel is the node label naming its GPU model.
+	LabelGPUModel = "kubesim.io/gpu-model"
+)
 
 // ---------------------------------------------------------------------------
 // Pod
@@ -422,6 +481,9 @@ type Container struct {
 	ReadinessProbe  *Probe
 	LivenessProbe   *Probe
 	StartupProbe    *Probe
+	// RunDuration (a kubesim extension, for batch work and trace replay): the
+	// process exits with code 0 this long after it starts; 0 runs until stopped.
+	RunDuration time.Duration
 }
 
 // PodSpec is a pod's desired state.
@@ -440,7 +502,11 @@ type PodSpec struct {
 	// (the others need no orchestration).
 	Volumes []Volume
 	// Hostname and Subdomain give a StatefulSet pod its stable DNS name.
-	Hostname, Subdomain string
+	Hostname, Subdomain       string
+	TopologySpreadConstraints []TopologySpreadConstraint
+	PriorityClassName         string
+	// PreemptionPolicy is PreemptLowerPriority (default) or Never.
+	PreemptionPolicy string
 }
 
 // Volume is a pod volume backed by a PersistentVolumeClaim.
@@ -576,6 +642,9 @@ func (s *PodSpec) deepCopyInto(out *PodSpec) {
 	}
 	if s.Volumes != nil {
 		out.Volumes = append([]Volume(nil), s.Volumes...)
+	}
+	if s.TopologySpreadConstraints != nil {
+		out.TopologySpreadConstraints = append([]TopologySpreadConstraint(nil), s.TopologySpreadConstraints...)
 	}
 }
 
@@ -1337,5 +1406,69 @@ func (s *StatefulSet) DeepCopyObject() Object {
 		out.Spec.VolumeClaimTemplates[i] = *s.Spec.VolumeClaimTemplates[i].DeepCopyObject().(*PersistentVolumeClaim)
 	}
 	out.Status = s.Status
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Scheduling and batch
+
+// PriorityClass maps a name to a pod priority (scheduling.k8s.io/v1).
+type PriorityClass struct {
+	ObjectMeta
+	Value            int32
+	GlobalDefault    bool
+	PreemptionPolicy string // PreemptLowerPriority (default) or Never
+}
+
+// Kind implements Object.
+func (*PriorityClass) Kind() Kind { return KindPriorityClass }
+
+// DeepCopyObject implements Object.
+func (c *PriorityClass) DeepCopyObject() Object {
+	out := new(PriorityClass)
+	*out = *c
+	c.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	return out
+}
+
+// JobSpec is a batch/v1 Job's desired state.
+type JobSpec struct {
+	Completions  int32 // pods that must succeed (default 1)
+	Parallelism  int32 // pods running at once (default 1)
+	BackoffLimit int32 // failed pods before the Job fails (default 6)
+	Template     PodTemplateSpec
+}
+
+// JobStatus is a Job's observed state.
+type JobStatus struct {
+	Active, Succeeded, Failed int32
+	StartTime, CompletionTime *sim.Time
+}
+
+// Job runs pods to completion.
+type Job struct {
+	ObjectMeta
+	Spec   JobSpec
+	Status JobStatus
+}
+
+// Kind implements Object.
+func (*Job) Kind() Kind { return KindJob }
+
+// DeepCopyObject implements Object.
+func (j *Job) DeepCopyObject() Object {
+	out := new(Job)
+	j.ObjectMeta.deepCopyInto(&out.ObjectMeta)
+	out.Spec = j.Spec
+	j.Spec.Template.deepCopyInto(&out.Spec.Template)
+	out.Status = j.Status
+	if j.Status.StartTime != nil {
+		t := *j.Status.StartTime
+		out.Status.StartTime = &t
+	}
+	if j.Status.CompletionTime != nil {
+		t := *j.Status.CompletionTime
+		out.Status.CompletionTime = &t
+	}
 	return out
 }

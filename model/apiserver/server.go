@@ -295,6 +295,9 @@ func (s *Server) prepareCreate(obj api.Object) error {
 	case *api.Pod:
 		api.DefaultPodSpec(&o.Spec)
 		api.AddDefaultTolerations(&o.Spec, s.cfg.DefaultNotReadyTolerationSeconds, s.cfg.DefaultUnreachableTolerationSeconds)
+		if err := s.admitPriority(o); err != nil {
+			return err
+		}
 		if err := api.ValidatePodSpec(&o.Spec); err != nil {
 			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
 		}
@@ -325,6 +328,27 @@ func (s *Server) prepareCreate(obj api.Object) error {
 		}
 		if o.Spec.MaxReplicas < o.Spec.MinReplicas {
 			return errorf(ReasonInvalid, "%s: spec.maxReplicas must be at least minReplicas", api.Ref(o))
+		}
+	case *api.Job:
+		api.DefaultPodSpec(&o.Spec.Template.Spec)
+		if o.Spec.Completions == 0 {
+			o.Spec.Completions = 1
+		}
+		if o.Spec.Parallelism == 0 {
+			o.Spec.Parallelism = 1
+		}
+		if o.Spec.BackoffLimit == 0 {
+			o.Spec.BackoffLimit = 6 // pkg/apis/batch/v1/defaults.go
+		}
+		if o.Spec.Template.Spec.RestartPolicy == api.RestartAlways {
+			o.Spec.Template.Spec.RestartPolicy = api.RestartNever // a Job's pods may not restart Always
+		}
+		if o.Spec.Completions < 0 || o.Spec.Parallelism < 0 {
+			return errorf(ReasonInvalid, "%s: completions and parallelism must not be negative", api.Ref(o))
+		}
+	case *api.PriorityClass:
+		if o.PreemptionPolicy == "" {
+			o.PreemptionPolicy = "PreemptLowerPriority"
 		}
 	case *api.StorageClass:
 		if o.VolumeBindingMode == "" {
@@ -409,6 +433,8 @@ func copyStatus(obj, cur api.Object) api.Object {
 		o.Status = obj.(*api.ReplicaSet).Status
 	case *api.StatefulSet:
 		o.Status = obj.(*api.StatefulSet).Status
+	case *api.Job:
+		o.Status = obj.(*api.Job).DeepCopyObject().(*api.Job).Status
 	case *api.HorizontalPodAutoscaler:
 		o.Status = obj.(*api.HorizontalPodAutoscaler).DeepCopyObject().(*api.HorizontalPodAutoscaler).Status
 	case *api.PersistentVolume:
@@ -473,4 +499,34 @@ func (b *tokenBucket) reserve(now sim.Time) sim.Time {
 	}
 	wait := time.Duration(-b.tokens / b.qps * 1e9)
 	return now.Add(wait)
+}
+
+// admitPriority is the Priority admission plugin (plugin/pkg/admission/priority):
+// a pod naming a PriorityClass gets its value (an unknown class is an error); a pod
+// naming none gets the globalDefault class's value, or 0.
+func (s *Server) admitPriority(p *api.Pod) error {
+	name := p.Spec.PriorityClassName
+	if name == "" {
+		kvs, _ := s.store.Range(api.KindPrefix(api.KindPriorityClass))
+		for _, kv := range kvs {
+			if pc := kv.Value.(*api.PriorityClass); pc.GlobalDefault {
+				p.Spec.PriorityClassName, p.Spec.Priority = pc.Name, pc.Value
+				if p.Spec.PreemptionPolicy == "" {
+					p.Spec.PreemptionPolicy = pc.PreemptionPolicy
+				}
+				return nil
+			}
+		}
+		return nil
+	}
+	kv, ok := s.store.Get(api.Key(api.KindPriorityClass, "", name))
+	if !ok {
+		return errorf(ReasonInvalid, "%s: no PriorityClass with name %s was found", api.Ref(p), name)
+	}
+	pc := kv.Value.(*api.PriorityClass)
+	p.Spec.Priority = pc.Value
+	if p.Spec.PreemptionPolicy == "" {
+		p.Spec.PreemptionPolicy = pc.PreemptionPolicy
+	}
+	return nil
 }

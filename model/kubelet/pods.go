@@ -369,7 +369,7 @@ func (k *Kubelet) runContainer(c *ctr, then func()) {
 		spec := runtime.ContainerSpec{
 			PodUID: ps.uid, PodName: ps.pod.Name, Namespace: ps.pod.Namespace,
 			Name: c.spec.Name, Image: c.spec.Image, PodIP: ps.ip, Ports: c.spec.Ports,
-			Requests: c.spec.Requests, Limits: c.spec.Limits,
+			Requests: c.spec.Requests, Limits: c.spec.Limits, RunDuration: c.spec.RunDuration,
 		}
 		k.rt.CreateContainer(spec, func(id string, err error) {
 			if k.stopped {

@@ -260,6 +260,7 @@ type container struct {
 	startedAt sim.Time
 	lis       *listener
 	timer     sim.Timer // pending process event: listen after ReadyAfter, or exit
+	runTimer  sim.Timer // the end of a RunDuration (batch work)
 	stopping  bool
 	waiters   []func(error) // StopContainer callers waiting for the stop to finish
 	usage     usage         // CPU and memory usage (usage.go)
@@ -529,6 +530,13 @@ func (m *Modeled) StartContainer(id string, done func(error)) {
 				m.exit(c, code, fmt.Sprintf("main process exited by itself with code %d after %.3fs", code, after.Seconds()))
 			})
 		}
+		if d := c.spec.RunDuration; d > 0 {
+			detail += fmt.Sprintf("; its work takes %v, then it exits with code 0", d)
+			c.runTimer = m.eng.After(d, func() {
+				c.runTimer = sim.Timer{}
+				m.exit(c, 0, fmt.Sprintf("main process finished its work after %v and exited with code 0", d))
+			})
+		}
 		m.trace(5, "start", podRef(&c.spec), detail)
 		done(nil)
 	})
@@ -576,6 +584,8 @@ func (m *Modeled) exit(c *container, code int, why string) {
 	}
 	m.eng.Cancel(c.timer)
 	c.timer = sim.Timer{}
+	m.eng.Cancel(c.runTimer)
+	c.runTimer = sim.Timer{}
 	m.closeListener(c)
 	c.state = StateExited
 	c.exitCode = code
@@ -623,6 +633,8 @@ func (m *Modeled) StopContainer(id string, grace time.Duration, done func(error)
 	c.waiters = append(c.waiters, done)
 	m.eng.Cancel(c.timer)
 	c.timer = sim.Timer{}
+	m.eng.Cancel(c.runTimer)
+	c.runTimer = sim.Timer{}
 	m.closeListener(c)
 	d, code, how := m.stop.Sample(), 0, "exited after the stop signal (SIGTERM)"
 	if grace < 0 {

@@ -68,6 +68,9 @@ type ContainerSpec struct {
 	Name, Image, PodIP string
 	Ports              []api.ContainerPort
 	Requests, Limits   api.Resources
+	// RunDuration, when positive, makes the process exit with code 0 that long
+	// after it starts (api.Container.RunDuration).
+	RunDuration time.Duration
 }
 
 // Errors returned by runtimes (wrapped with details; compare with errors.Is).
