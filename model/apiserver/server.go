@@ -163,6 +163,7 @@ type Server struct {
 	// that missed events and must re-establish themselves when they can.
 	partitioned map[string]bool
 	broken      []*Watch
+	defaultPCs  map[string]*api.PriorityClass // globalDefault PriorityClasses by name
 }
 
 // New creates the apiserver over store and starts its watch cache and compaction.
@@ -459,6 +460,17 @@ func (s *Server) onEtcdEvent(kind api.Kind, ev etcd.Event) {
 	if ev.PrevKV != nil {
 		old = ev.PrevKV.Value.(api.Object)
 	}
+	if kind == api.KindPriorityClass {
+		if old != nil {
+			delete(s.defaultPCs, old.Meta().Name)
+		}
+		if pc, ok := obj.(*api.PriorityClass); ok && pc.GlobalDefault {
+			if s.defaultPCs == nil {
+				s.defaultPCs = map[string]*api.PriorityClass{}
+			}
+			s.defaultPCs[pc.Name] = pc
+		}
+	}
 	at := max(s.eng.Now().Add(s.watchLat.Sample()), s.lastDispatch[kind])
 	s.lastDispatch[kind] = at
 	d := &dispatch{srv: s, kind: kind, obj: obj, old: old, rev: ev.KV.ModRevision}
@@ -507,14 +519,10 @@ func (b *tokenBucket) reserve(now sim.Time) sim.Time {
 func (s *Server) admitPriority(p *api.Pod) error {
 	name := p.Spec.PriorityClassName
 	if name == "" {
-		kvs, _ := s.store.Range(api.KindPrefix(api.KindPriorityClass))
-		for _, kv := range kvs {
-			if pc := kv.Value.(*api.PriorityClass); pc.GlobalDefault {
-				p.Spec.PriorityClassName, p.Spec.Priority = pc.Name, pc.Value
-				if p.Spec.PreemptionPolicy == "" {
-					p.Spec.PreemptionPolicy = pc.PreemptionPolicy
-				}
-				return nil
+		if pc := s.globalDefault(); pc != nil {
+			p.Spec.PriorityClassName, p.Spec.Priority = pc.Name, pc.Value
+			if p.Spec.PreemptionPolicy == "" {
+				p.Spec.PreemptionPolicy = pc.PreemptionPolicy
 			}
 		}
 		return nil
@@ -529,4 +537,16 @@ func (s *Server) admitPriority(p *api.Pod) error {
 		p.Spec.PreemptionPolicy = pc.PreemptionPolicy
 	}
 	return nil
+}
+
+// globalDefault returns the globalDefault PriorityClass (the first by name), kept
+// from the watch cache so a pod admission does not scan the store.
+func (s *Server) globalDefault() *api.PriorityClass {
+	var best *api.PriorityClass
+	for _, pc := range s.defaultPCs {
+		if best == nil || pc.Name < best.Name {
+			best = pc
+		}
+	}
+	return best
 }
