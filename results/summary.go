@@ -35,6 +35,9 @@ type Final struct {
 	// replicas were ready on healthy nodes than the Deployments desire.
 	Faults   []FaultRecord
 	Degraded []Period
+	// Research are run-level values the cluster computed (throughput, makespan);
+	// they are added to the summary in key order.
+	Research map[string]float64
 }
 
 // FaultRecord is one injected fault. RecoveredAt is when every Deployment again had
@@ -321,6 +324,16 @@ func Summarize(info RunInfo, c *Collector, final Final) *Summary {
 				s.add(fmt.Sprintf("fault%d_recovery_s", i+1), f.RecoveredAt.Sub(f.At).Seconds())
 			}
 		}
+	}
+
+	// Research values.
+	rk := make([]string, 0, len(final.Research))
+	for k := range final.Research {
+		rk = append(rk, k)
+	}
+	sort.Strings(rk)
+	for _, k := range rk {
+		s.add(k, final.Research[k])
 	}
 
 	// Allocation.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -398,5 +399,49 @@ func TestRegressionScenarios(t *testing.T) {
 				t.Fatalf("exit %d\n%s", code, errb.String())
 			}
 		})
+	}
+}
+
+func TestCompare(t *testing.T) {
+	dir := t.TempDir()
+	r := kubesim(t, dir, "compare", "rolling-update", "--policies", "default,most-allocated", "--seeds", "3", "--parallel", "2", "--out", "a")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "95% confidence interval") || !strings.Contains(r.stdout, "node_cpu_allocated_max") {
+		t.Fatalf("table:\n%s", r.stdout)
+	}
+	// The same comparison with one worker gives the same numbers.
+	r = kubesim(t, dir, "compare", "rolling-update", "--policies", "default,most-allocated", "--seeds", "3", "--parallel", "1", "--out", "b")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, f := range []string{"compare.csv", "compare.json"} {
+		a, _ := os.ReadFile(filepath.Join(dir, "a", f))
+		b, _ := os.ReadFile(filepath.Join(dir, "b", f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs between --parallel 2 and 1 (or is empty)", f)
+		}
+	}
+	// MostAllocated packs: its busiest node holds more than LeastAllocated's.
+	csv, _ := os.ReadFile(filepath.Join(dir, "a", "compare.csv"))
+	var least, most float64
+	for _, l := range strings.Split(string(csv), "\n") {
+		f := strings.Split(l, ",")
+		if len(f) > 3 && f[0] == "node_cpu_allocated_max" {
+			v, _ := strconv.ParseFloat(f[3], 64)
+			if f[1] == "default" {
+				least = v
+			} else {
+				most = v
+			}
+		}
+	}
+	if !(most > least) {
+		t.Fatalf("most-allocated max node CPU %.3f not above default's %.3f", most, least)
+	}
+	r = kubesim(t, dir, "compare", "nginx", "--policies", "default,tetris-typo")
+	if r.code != 2 || !strings.Contains(r.stderr, "unknown policy") {
+		t.Fatalf("unknown policy: exit %d %s", r.code, r.stderr)
 	}
 }

@@ -85,7 +85,7 @@ directory), in that order of precedence.`,
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		return loadConfig(v, cmd)
 	}
-	root.AddCommand(newRunCmd(v, stdout, stderr), newScenariosCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newRunCmd(v, stdout, stderr), newCompareCmd(v, stdout, stderr), newScenariosCmd(stdout), newVersionCmd(stdout))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &inputError{err} })
 	return root
 }

@@ -184,21 +184,7 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 		// written, so no output suggests a valid run.
 		return fmt.Errorf("scenario %s, seed %d: %w", sc.Name, seed, err)
 	}
-	final := results.Final{Nodes: cl.Nodes(), Pods: cl.Pods(), Deployments: cl.Deployments()}
-	for i, g := range cl.Traffic {
-		st := g.Stats()
-		rs := results.RequestStats{Name: sc.Workload.Traffic[i].Name, Sent: st.Sent, OK: st.OK, Failed: st.Failed, InFlight: st.InFlight}
-		for _, rc := range st.FailedBy {
-			rs.FailedBy = append(rs.FailedBy, results.ReasonCount{Reason: rc.Reason, Count: rc.Count})
-		}
-		final.Requests = append(final.Requests, rs)
-	}
-	for _, f := range cl.Faults() {
-		final.Faults = append(final.Faults, results.FaultRecord{Name: f.Name, Kind: f.Kind, Target: f.Target, At: f.At, RepairedAt: f.RepairedAt, RecoveredAt: f.RecoveredAt})
-	}
-	for _, p := range cl.Degraded() {
-		final.Degraded = append(final.Degraded, results.Period{Start: p.Start, End: p.End})
-	}
+	final := finalState(sc, cl)
 	sum := results.Summarize(results.RunInfo{Version: version, Scenario: sc.Name, Seed: seed, End: cl.Eng.Now(), Events: cl.Eng.Fired()}, col, final)
 
 	// Trace for people.

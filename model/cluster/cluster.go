@@ -41,6 +41,10 @@ type Options struct {
 	// Faults is the registry of fault kinds the scenario may name; nil means the
 	// built-in kinds. Users add their own kinds in Go with Register.
 	Faults *fault.Registry
+	// Policy names the scheduling policy of the run ("" = default) in Policies
+	// (nil = the built-in ones).
+	Policy   string
+	Policies *PolicyRegistry
 }
 
 // Cluster is a built cluster, ready to run.
@@ -143,6 +147,13 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	sqps, sburst := 50.0, 100 // reference §6.3
 	setFloat(&sqps, cc.Scheduler.QPS)
 	setInt(&sburst, cc.Scheduler.Burst)
+	policies := opts.Policies
+	if policies == nil {
+		policies = NewPolicyRegistry()
+	}
+	if err := policies.Apply(opts.Policy, &scfg); err != nil {
+		return nil, err
+	}
 	plugins := scheduler.NewRegistry()
 	sch, err := scheduler.New(eng, srv.Client("scheduler", sqps, sburst), scfg, plugins, reg, tel)
 	if err != nil {

@@ -34,6 +34,17 @@ type observer struct {
 	degraded    bool
 	periods     []Period
 	faults      []*FaultRecord
+
+	// Research metrics: per-node requests and allocatable (for nodes in use and
+	// stranded resources), binds, and batch work's span.
+	nodeUsed   map[string]*api.Resources
+	nodeAlloc  map[string]api.Resources
+	firstPod   sim.Time
+	lastBind   sim.Time
+	binds      int
+	batchStart sim.Time
+	batchEnd   sim.Time
+	batchDone  int
 }
 
 // Period is a span of virtual time (End 0: to the end of the run).
@@ -50,7 +61,8 @@ type FaultRecord struct {
 }
 
 func newObserver(c *Cluster, every time.Duration) *observer {
-	o := &observer{c: c, every: every, deploys: map[string][2]int64{}, readyOn: map[api.NodeName]int{}, down: map[api.NodeName]bool{}}
+	o := &observer{c: c, every: every, deploys: map[string][2]int64{}, readyOn: map[api.NodeName]int{}, down: map[api.NodeName]bool{},
+		nodeUsed: map[string]*api.Resources{}, nodeAlloc: map[string]api.Resources{}, firstPod: -1, batchStart: -1}
 	for _, k := range []api.Kind{api.KindPod, api.KindNode, api.KindDeployment, api.KindStatefulSet} {
 		if _, err := c.Store.Watch(api.KindPrefix(k), 0, o.onEvent); err != nil {
 			panic(err) // a watch from "now" cannot fail
@@ -66,6 +78,7 @@ func (o *observer) onEvent(ev etcd.Event) {
 	}
 	if ev.Type == etcd.Put {
 		o.account(ev.KV.Value.(api.Object), +1)
+		o.research(ev)
 	}
 	o.dirty = true
 	o.evaluate()
@@ -94,10 +107,32 @@ func (o *observer) account(obj api.Object, sign int) {
 			r := x.Requests()
 			o.cpuReq += int64(sign) * r.MilliCPU
 			o.memReq += int64(sign) * r.Memory
+			u := o.nodeUsed[string(x.Spec.NodeName)]
+			if u == nil {
+				u = &api.Resources{}
+				o.nodeUsed[string(x.Spec.NodeName)] = u
+			}
+			s := int64(sign)
+			u.MilliCPU += s * r.MilliCPU
+			u.Memory += s * r.Memory
+			u.Pods += s
+			for _, name := range []api.ResourceName{api.ResourceGPU, api.ResourceGPUMilli} {
+				if v := r.Scalar[name]; v != 0 {
+					if u.Scalar == nil {
+						u.Scalar = map[api.ResourceName]int64{}
+					}
+					u.Scalar[name] += s * v
+				}
+			}
 		}
 	case *api.Node:
 		o.cpuAlloc += int64(sign) * x.Status.Allocatable.MilliCPU
 		o.memAlloc += int64(sign) * x.Status.Allocatable.Memory
+		if sign > 0 {
+			o.nodeAlloc[x.Name] = x.Status.Allocatable
+		} else {
+			delete(o.nodeAlloc, x.Name)
+		}
 		if x.IsReady() {
 			o.nodesReady += sign
 		}
@@ -107,6 +142,98 @@ func (o *observer) account(obj api.Object, sign int) {
 	case *api.StatefulSet:
 		o.desiredSets += int64(sign) * int64(x.Spec.Replicas)
 	}
+}
+
+// research tracks binds and batch work from committed pod writes.
+func (o *observer) research(ev etcd.Event) {
+	p, ok := ev.KV.Value.(*api.Pod)
+	if !ok {
+		return
+	}
+	now := o.c.Eng.Now()
+	if ev.PrevKV == nil && o.firstPod < 0 {
+		o.firstPod = now
+	}
+	batch := false
+	for i := range p.Spec.Containers {
+		batch = batch || p.Spec.Containers[i].RunDuration > 0
+	}
+	if batch && ev.PrevKV == nil && o.batchStart < 0 {
+		o.batchStart = now
+	}
+	if ev.PrevKV == nil {
+		return
+	}
+	old := ev.PrevKV.Value.(*api.Pod)
+	if old.Spec.NodeName == "" && p.Spec.NodeName != "" {
+		o.binds++
+		o.lastBind = now
+	}
+	if batch && old.Status.Phase != api.PodSucceeded && p.Status.Phase == api.PodSucceeded {
+		o.batchDone++
+		o.batchEnd = now
+	}
+}
+
+// sampleResearch reports nodes in use, stranded resources and GPU allocation.
+// A resource is stranded on a node when another resource of the node is exhausted
+// (free memory under 5 % of allocatable, or no pod slot left, strands its free CPU;
+// free CPU under 5 % strands its free memory): it cannot be used by any pod.
+func (o *observer) sampleResearch(t sim.Time) {
+	inUse := 0
+	var strandedCPU, strandedMem, cpuAlloc, memAlloc int64
+	var gpuUsed, gpuCap int64
+	for name, a := range o.nodeAlloc {
+		u := o.nodeUsed[name]
+		var used api.Resources
+		if u != nil {
+			used = *u
+		}
+		if used.Pods > 0 {
+			inUse++
+		}
+		freeCPU, freeMem := a.MilliCPU-used.MilliCPU, a.Memory-used.Memory
+		cpuAlloc += a.MilliCPU
+		memAlloc += a.Memory
+		podsFull := a.Pods > 0 && used.Pods >= a.Pods
+		if freeMem*20 < a.Memory || podsFull {
+			strandedCPU += max(freeCPU, 0)
+		}
+		if freeCPU*20 < a.MilliCPU || podsFull {
+			strandedMem += max(freeMem, 0)
+		}
+		if g := a.Scalar[api.ResourceGPU]; g > 0 {
+			gpuCap += g * 1000
+			gpuUsed += used.Scalar[api.ResourceGPU]*1000 + used.Scalar[api.ResourceGPUMilli]
+		}
+	}
+	tel := o.c.tel
+	tel.Gauge("nodes_in_use", t, float64(inUse))
+	if cpuAlloc > 0 {
+		tel.Gauge("stranded_cpu", t, float64(strandedCPU)/float64(cpuAlloc))
+	}
+	if memAlloc > 0 {
+		tel.Gauge("stranded_memory", t, float64(strandedMem)/float64(memAlloc))
+	}
+	if gpuCap > 0 {
+		tel.Gauge("cluster_gpu_allocated", t, float64(gpuUsed)/float64(gpuCap))
+	}
+}
+
+// Research returns run-level research values: scheduling throughput (pods bound
+// per second from the first pod's creation to the last bind) and the makespan of
+// batch work (first batch pod created to last one succeeded), with their counts.
+func (c *Cluster) Research() map[string]float64 {
+	o := c.observer
+	out := map[string]float64{"pods_bound_total": float64(o.binds)}
+	if o.binds > 0 && o.lastBind > o.firstPod {
+		out["scheduling_throughput_pods_per_s"] = float64(o.binds) / o.lastBind.Sub(o.firstPod).Seconds()
+	}
+	if o.batchDone > 0 {
+		out["batch_pods_succeeded"] = float64(o.batchDone)
+		out["makespan_s"] = o.batchEnd.Sub(o.batchStart).Seconds()
+	}
+	return out
 }
 
 // effectiveReady counts ready controller-owned pods not on a node a fault took down.
@@ -199,4 +326,5 @@ func (o *observer) sample() {
 	tel.Gauge("cluster_cpu_allocated", t, cpu)
 	tel.Gauge("cluster_memory_allocated", t, mem)
 	tel.Gauge("etcd_revision", t, float64(o.c.Store.Revision()))
+	o.sampleResearch(t)
 }
