@@ -422,30 +422,49 @@ func prepareUpdate(obj, cur api.Object) error {
 
 // copyStatus returns a copy of cur carrying obj's status (the /status subresource).
 func copyStatus(obj, cur api.Object) api.Object {
-	out := cur.DeepCopyObject()
-	switch o := out.(type) {
+	// Stored objects are immutable snapshots, so the new version shares everything
+	// but its status with the current one (a shallow copy), and takes obj's status,
+	// which belongs to the apiserver since the call. A status write costs no deep
+	// copy of the spec and metadata.
+	switch c := cur.(type) {
 	case *api.Pod:
-		o.Status = obj.(*api.Pod).DeepCopy().Status
+		n := *c
+		n.Status = obj.(*api.Pod).Status
+		return &n
 	case *api.Node:
-		o.Status = obj.(*api.Node).DeepCopy().Status
+		n := *c
+		n.Status = obj.(*api.Node).Status
+		return &n
 	case *api.Deployment:
-		o.Status = obj.(*api.Deployment).Status
+		n := *c
+		n.Status = obj.(*api.Deployment).Status
+		return &n
 	case *api.ReplicaSet:
-		o.Status = obj.(*api.ReplicaSet).Status
+		n := *c
+		n.Status = obj.(*api.ReplicaSet).Status
+		return &n
 	case *api.StatefulSet:
-		o.Status = obj.(*api.StatefulSet).Status
+		n := *c
+		n.Status = obj.(*api.StatefulSet).Status
+		return &n
 	case *api.Job:
-		o.Status = obj.(*api.Job).DeepCopyObject().(*api.Job).Status
+		n := *c
+		n.Status = obj.(*api.Job).Status
+		return &n
 	case *api.HorizontalPodAutoscaler:
-		o.Status = obj.(*api.HorizontalPodAutoscaler).DeepCopyObject().(*api.HorizontalPodAutoscaler).Status
+		n := *c
+		n.Status = obj.(*api.HorizontalPodAutoscaler).Status
+		return &n
 	case *api.PersistentVolume:
-		o.Phase = obj.(*api.PersistentVolume).Phase
+		n := *c
+		n.Phase = obj.(*api.PersistentVolume).Phase
+		return &n
 	case *api.PersistentVolumeClaim:
-		o.Phase = obj.(*api.PersistentVolumeClaim).Phase
-	default:
-		return obj
+		n := *c
+		n.Phase = obj.(*api.PersistentVolumeClaim).Phase
+		return &n
 	}
-	return out
+	return obj
 }
 
 // onEtcdEvent feeds the watch cache: it stamps the stored object with its revision
