@@ -13,6 +13,7 @@ import (
 	"github.com/kubesim/kubesim/model/controller/deployment"
 	"github.com/kubesim/kubesim/model/controller/endpointslice"
 	"github.com/kubesim/kubesim/model/controller/hpa"
+	"github.com/kubesim/kubesim/model/controller/job"
 	"github.com/kubesim/kubesim/model/controller/manager/informers"
 	"github.com/kubesim/kubesim/model/controller/nodelifecycle"
 	"github.com/kubesim/kubesim/model/controller/podgc"
@@ -38,6 +39,7 @@ type Config struct {
 	PodGC         podgc.Config
 	Volume        volume.Config
 	StatefulSet   statefulset.Config
+	Job           job.Config
 	// QPS and Burst are the client-side rate limit shared by every controller
 	// (reference §6.3: 20 and 30). QPS 0 means no limit.
 	QPS   float64
@@ -56,6 +58,7 @@ func DefaultConfig() Config {
 		PodGC:         podgc.DefaultConfig(),
 		Volume:        volume.DefaultConfig(),
 		StatefulSet:   statefulset.DefaultConfig(),
+		Job:           job.DefaultConfig(),
 		QPS:           20,
 		Burst:         30,
 	}
@@ -95,6 +98,9 @@ func (c *Config) Validate(reg *dist.Registry) error {
 	}
 	if err := c.StatefulSet.Validate(reg); err != nil {
 		return fmt.Errorf("statefulSet: %w", err)
+	}
+	if err := c.Job.Validate(reg); err != nil {
+		return fmt.Errorf("job: %w", err)
 	}
 	return nil
 }
@@ -163,7 +169,11 @@ func New(eng *sim.Engine, srv *apiserver.Server, cfg Config, reg *dist.Registry,
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []Controller{nl, te, gc, vc, ss} {
+	jc, err := job.New(eng, m.client, cfg.Job, reg, tel)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []Controller{nl, te, gc, vc, ss, jc} {
 		m.Add(c)
 	}
 	return m, nil
