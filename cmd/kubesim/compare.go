@@ -176,7 +176,12 @@ func runCompare(sc *scenario.Scenario, policies []string, seeds, parallel int, o
 func compareRun(sc *scenario.Scenario, policy string, seed uint64) runResult {
 	r := runResult{policy: policy, seed: seed, values: map[string]float64{}}
 	col := results.NewCollector(results.TraceOff)
-	cl, err := cluster.Build(sc, cluster.Options{Seed: seed, Policy: policy}, col)
+	opts, err := clusterOptions(sc, seed, policy)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	cl, err := cluster.Build(sc, opts, col)
 	if err != nil {
 		r.err = err
 		return r

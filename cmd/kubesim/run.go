@@ -175,7 +175,12 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 		keep = results.TraceSteps
 	}
 	col := results.NewCollector(keep)
-	cl, err := cluster.Build(sc, cluster.Options{Seed: seed, TraceEachRequest: level == results.TraceEvents}, col)
+	opts, err := clusterOptions(sc, seed, "")
+	if err != nil {
+		return err
+	}
+	opts.TraceEachRequest = level == results.TraceEvents
+	cl, err := cluster.Build(sc, opts, col)
 	if err != nil {
 		return &inputError{fmt.Errorf("scenario %s: %w", sc.Name, err)}
 	}

@@ -7,6 +7,8 @@ package cluster
 
 import (
 	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sort"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/kubesim/kubesim/model/scenario"
 	"github.com/kubesim/kubesim/model/scheduler"
 	"github.com/kubesim/kubesim/model/traffic"
+	"github.com/kubesim/kubesim/model/workload"
 	"github.com/kubesim/kubesim/sim"
 )
 
@@ -36,7 +39,7 @@ type Options struct {
 	// TraceEachRequest traces every client request (for --trace events).
 	TraceEachRequest bool
 	// SampleEvery is the period of the cluster-wide gauges (pods running, replicas
-	// ready, allocation). 0 means 1 s.
+	// ready, allocation). 0 means 1 s, or duration/2000 for runs over 2,000 s.
 	SampleEvery time.Duration
 	// Faults is the registry of fault kinds the scenario may name; nil means the
 	// built-in kinds. Users add their own kinds in Go with Register.
@@ -45,6 +48,10 @@ type Options struct {
 	// (nil = the built-in ones).
 	Policy   string
 	Policies *PolicyRegistry
+	// TraceNodes and TracePods are the scenario's trace, read by the caller (the
+	// model does no I/O): the nodes replace cluster.nodes; the pods are replayed.
+	TraceNodes []workload.NodeSpec
+	TracePods  []workload.AlibabaPod
 }
 
 // Cluster is a built cluster, ready to run.
@@ -64,6 +71,8 @@ type Cluster struct {
 	Metrics   *metricsserver.Server // nil unless an HPA needs pod metrics
 	// Autoscaler is the cluster autoscaler (nil without node groups).
 	Autoscaler *autoscaler.Autoscaler
+	// Replay replays the scenario's trace (nil without one).
+	Replay *workload.Replay
 
 	sc        *scenario.Scenario
 	tel       sim.Telemetry
@@ -210,7 +219,11 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	c.pickers = map[string]traffic.Picker{}
 	c.shared = proxy.NewShared() // one endpoint cache for every proxy: same behaviour, O(1) memory per node
 	var allNodes []string
-	for _, part := range NodeParts(sc) {
+	parts := NodeParts(sc)
+	if opts.TraceNodes != nil {
+		parts = traceNodeParts(sc, opts.TraceNodes)
+	}
+	for _, part := range parts {
 		if err := c.addNode(&part); err != nil {
 			return nil, err
 		}
@@ -331,9 +344,22 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		return nil, err
 	}
 	c.scheduleActions()
+	if tr := sc.Trace; tr != nil && opts.TracePods != nil {
+		ro := workload.DefaultReplayOptions()
+		ro.TimeScale = tr.TimeScale
+		ro.Limit = tr.Limit
+		rp, err := workload.NewReplay(eng, srv.Client("trace-replay", 0, 0), opts.TracePods, ro, tel)
+		if err != nil {
+			return nil, fmt.Errorf("trace: %w", err)
+		}
+		rp.Start()
+		c.Replay = rp
+	}
 	every := opts.SampleEvery
 	if every <= 0 {
-		every = time.Second
+		// One sample a second, or 2,000 samples over a long run (whole seconds): the
+		// time series stay readable and sampling O(nodes) stays cheap.
+		every = max(time.Second, (sc.Duration.D()/2000).Truncate(time.Second))
 	}
 	c.observer = newObserver(c, every)
 	c.inv = newInvariants(c)
@@ -610,4 +636,19 @@ func (p *provisioner) RemoveNode(name string) {
 		c.Metrics.RemoveNode(name)
 	}
 	c.API.Client("cloud-controller-manager", 0, 0).Delete(api.KindNode, "", name, apiserver.DeleteOptions{}, nil)
+}
+
+// traceNodeParts turns a trace's node list into the cluster's nodes, each a node
+// pool of one with the trace's capacity and labels (GPUs and their model).
+func traceNodeParts(sc *scenario.Scenario, nodes []workload.NodeSpec) []NodePart {
+	out := make([]NodePart, 0, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		pool := &scenario.NodePool{Name: n.Name, Labels: n.Labels,
+			CPU:    scenario.Quantity{Q: *resource.NewMilliQuantity(n.Capacity.MilliCPU, resource.DecimalSI), Set: true},
+			Memory: scenario.Quantity{Q: *resource.NewQuantity(n.Capacity.Memory, resource.BinarySI), Set: true},
+			GPUs:   int(n.Capacity.Scalar[api.ResourceGPU]), GPUModel: n.Labels[api.LabelGPUModel]}
+		out = append(out, nodePart(sc, pool, n.Name, n.Labels[api.LabelZone], i))
+	}
+	return out
 }

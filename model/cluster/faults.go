@@ -104,6 +104,14 @@ func nodePart(sc *scenario.Scenario, pool *scenario.NodePool, name, zone string,
 	if pool.Pods != nil {
 		kcfg.MaxPods = *pool.Pods
 	}
+	if pool.GPUs > 0 {
+		// Whole GPUs and the same capacity in thousandths for GPU-sharing pods
+		// (kubesim.io/gpu-milli; per-GPU accounting is the GPU-aware policies').
+		kcfg.Capacity.Scalar = map[api.ResourceName]int64{api.ResourceGPU: int64(pool.GPUs), api.ResourceGPUMilli: int64(pool.GPUs) * 1000}
+		if pool.GPUModel != "" {
+			kcfg.Labels[api.LabelGPUModel] = pool.GPUModel
+		}
+	}
 	setInt64(&kcfg.MaxPods, cc.Kubelet.MaxPods)
 	kcfg.Address = fmt.Sprintf("10.0.%d.%d", idx/250, idx%250+10)
 	kcfg.PodCIDRIndex = idx % (kubelet.MaxPodCIDRIndex + 1) // a /24 of its own per node

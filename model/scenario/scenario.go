@@ -29,7 +29,10 @@ type Scenario struct {
 	Images      []Image  `yaml:"images"`
 	Workload    Workload `yaml:"workload"`
 	Faults      []Fault  `yaml:"faults"`
-	Actions     []Action `yaml:"actions"`
+	// Trace replays a recorded workload (and, for formats that carry them, its
+	// nodes) instead of, or besides, the workload above.
+	Trace   *Trace   `yaml:"trace"`
+	Actions []Action `yaml:"actions"`
 	// Expect lists outcomes the run must show; `kubesim run` checks them and exits
 	// 1 when one fails (the built-in scenarios' assertions).
 	Expect []Expectation `yaml:"expect"`
@@ -185,6 +188,9 @@ type NodePool struct {
 	Taints           []Taint           `yaml:"taints"`
 	Images           []string          `yaml:"images"` // already on the node
 	StartAt          Duration          `yaml:"startAt"`
+	// GPUs per node (nvidia.com/gpu) and their model (label kubesim.io/gpu-model).
+	GPUs     int    `yaml:"gpus"`
+	GPUModel string `yaml:"gpuModel"`
 }
 
 // Taint is a node taint.
@@ -445,6 +451,18 @@ type Traffic struct {
 	PerBackendMetrics bool      `yaml:"perBackendMetrics"`
 	NetworkLatency    *Dist     `yaml:"networkLatency"`
 	Timeout           *Duration `yaml:"timeout"`
+}
+
+// Trace names a trace to replay. Paths are relative to the scenario file.
+type Trace struct {
+	// Format: alibaba-gpu-v2023 (a node list and a pod list, see the trace's README).
+	Format string `yaml:"format"`
+	Nodes  string `yaml:"nodes"` // node list: its nodes replace cluster.nodes
+	Pods   string `yaml:"pods"`
+	// TimeScale divides every trace time and duration (1 = real time).
+	TimeScale float64 `yaml:"timeScale"`
+	// Limit replays only the first N pods (0 = all).
+	Limit int `yaml:"limit"`
 }
 
 // Error is a problem in a scenario file.

@@ -126,8 +126,25 @@ func (s *Scenario) validate() error {
 	add(nonNeg("cluster.proxy.syncPeriod", c.Proxy.SyncPeriod))
 
 	// Nodes.
-	if len(c.Nodes) == 0 {
-		add(s.errAt("cluster.nodes", "at least one node pool is required"))
+	if tr := s.Trace; tr != nil {
+		if tr.Format != "alibaba-gpu-v2023" {
+			add(s.errAt("trace.format", "unknown trace format %q (known: alibaba-gpu-v2023)", tr.Format))
+		}
+		if tr.Pods == "" {
+			add(s.errAt("trace.pods", "required: the pod list file"))
+		}
+		if tr.TimeScale == 0 {
+			tr.TimeScale = 1
+		}
+		if tr.TimeScale < 0 {
+			add(s.errAt("trace.timeScale", "must be positive, got %g", tr.TimeScale))
+		}
+		if tr.Limit < 0 {
+			add(s.errAt("trace.limit", "must not be negative"))
+		}
+	}
+	if len(c.Nodes) == 0 && (s.Trace == nil || s.Trace.Nodes == "") {
+		add(s.errAt("cluster.nodes", "at least one node pool is required (or a trace with a node list)"))
 	}
 	nodeSet := map[string]bool{}
 	for i := range c.Nodes {
@@ -162,6 +179,9 @@ func (s *Scenario) validate() error {
 			}
 		}
 		add(nonNeg(path+".startAt", &p.StartAt))
+		if p.GPUs < 0 || p.GPUs > 64 {
+			add(s.errAt(path+".gpus", "must be in 0..64, got %d", p.GPUs))
+		}
 		for _, n := range p.NodeNames() {
 			if nodeSet[n] {
 				add(s.errAt(path+".name", "node %q is defined twice", n))
