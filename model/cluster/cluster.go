@@ -359,7 +359,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	if every <= 0 {
 		// One sample a second, or 2,000 samples over a long run (whole seconds): the
 		// time series stay readable and sampling O(nodes) stays cheap.
-		every = max(time.Second, (sc.Duration.D()/2000).Truncate(time.Second))
+		every = max(time.Second, (sc.Duration.D() / 2000).Truncate(time.Second))
 	}
 	c.observer = newObserver(c, every)
 	c.inv = newInvariants(c)
