@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -443,5 +444,40 @@ func TestCompare(t *testing.T) {
 	r = kubesim(t, dir, "compare", "nginx", "--policies", "default,tetris-typo")
 	if r.code != 2 || !strings.Contains(r.stderr, "unknown policy") {
 		t.Fatalf("unknown policy: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestTraceScenario replays a small trace in the Alibaba GPU v2023 format (the
+// fixtures of model/workload): every pod is created, bound and finishes.
+func TestTraceScenario(t *testing.T) {
+	dir := t.TempDir()
+	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "model", "workload", "testdata"))
+	sc := fmt.Sprintf(`name: trace
+duration: 600s
+trace:
+  format: alibaba-gpu-v2023
+  nodes: %s/alibaba_nodes.csv
+  pods: %s/alibaba_pods.csv
+`, fixtures, fixtures)
+	if err := os.WriteFile(filepath.Join(dir, "trace.yaml"), []byte(sc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := kubesim(t, dir, "run", "trace.yaml", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["pods"] != 6.0 || m["pods_bound_total"] != 6.0 || m["batch_pods_succeeded"] != 6.0 || m["nodes"] != 3.0 {
+		t.Fatalf("pods %v bound %v succeeded %v nodes %v; want 6 6 6 3", m["pods"], m["pods_bound_total"], m["batch_pods_succeeded"], m["nodes"])
+	}
+	// A missing trace file is bad input naming the field.
+	bad := strings.Replace(sc, "alibaba_pods.csv", "missing.csv", 1)
+	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(bad), 0o644)
+	r = kubesim(t, dir, "run", "bad.yaml")
+	if r.code != 2 || !strings.Contains(r.stderr, "trace.pods") {
+		t.Fatalf("missing trace file: exit %d %s", r.code, r.stderr)
 	}
 }
