@@ -405,7 +405,7 @@ func TestRegressionScenarios(t *testing.T) {
 
 func TestCompare(t *testing.T) {
 	dir := t.TempDir()
-	r := kubesim(t, dir, "compare", "rolling-update", "--policies", "default,most-allocated", "--seeds", "3", "--parallel", "2", "--out", "a")
+	r := kubesim(t, dir, "compare", "rolling-update", "--policies", "default,first-fit", "--seeds", "3", "--parallel", "2", "--out", "a")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -413,7 +413,7 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("table:\n%s", r.stdout)
 	}
 	// The same comparison with one worker gives the same numbers.
-	r = kubesim(t, dir, "compare", "rolling-update", "--policies", "default,most-allocated", "--seeds", "3", "--parallel", "1", "--out", "b")
+	r = kubesim(t, dir, "compare", "rolling-update", "--policies", "default,first-fit", "--seeds", "3", "--parallel", "1", "--out", "b")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -424,7 +424,8 @@ func TestCompare(t *testing.T) {
 			t.Fatalf("%s differs between --parallel 2 and 1 (or is empty)", f)
 		}
 	}
-	// MostAllocated packs: its busiest node holds more than LeastAllocated's.
+	// first-fit packs: its busiest node holds more than the default profile's, which
+	// spreads (LeastAllocated and the system default topology spread).
 	csv, _ := os.ReadFile(filepath.Join(dir, "a", "compare.csv"))
 	var least, most float64
 	for _, l := range strings.Split(string(csv), "\n") {
@@ -439,7 +440,7 @@ func TestCompare(t *testing.T) {
 		}
 	}
 	if !(most > least) {
-		t.Fatalf("most-allocated max node CPU %.3f not above default's %.3f", most, least)
+		t.Fatalf("first-fit max node CPU %.3f not above default's %.3f", most, least)
 	}
 	r = kubesim(t, dir, "compare", "nginx", "--policies", "default,tetris-typo")
 	if r.code != 2 || !strings.Contains(r.stderr, "unknown policy") {

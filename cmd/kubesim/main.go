@@ -86,6 +86,8 @@ directory), in that order of precedence.`,
 		return loadConfig(v, cmd)
 	}
 	root.AddCommand(newRunCmd(v, stdout, stderr), newCompareCmd(v, stdout, stderr), newScenariosCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newSweepCmd(v, stdout, stderr), newMergeCmd(v, stdout, stderr))
+	root.AddCommand(newPlanCmd(v, stdout, stderr))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &inputError{err} })
 	return root
 }

@@ -48,6 +48,9 @@ type Options struct {
 	// (nil = the built-in ones).
 	Policy   string
 	Policies *PolicyRegistry
+	// RegisterPlugins, when set, adds plug-ins or raw policies to the scheduler's
+	// registry (an extender the caller connected, for example).
+	RegisterPlugins func(*scheduler.Registry) error
 	// TraceNodes and TracePods are the scenario's trace, read by the caller (the
 	// model does no I/O): the nodes replace cluster.nodes; the pods are replayed.
 	TraceNodes []workload.NodeSpec
@@ -164,6 +167,14 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		return nil, err
 	}
 	plugins := scheduler.NewRegistry()
+	if err := scheduler.RegisterPolicies(plugins); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	if opts.RegisterPlugins != nil {
+		if err := opts.RegisterPlugins(plugins); err != nil {
+			return nil, fmt.Errorf("scheduler: %w", err)
+		}
+	}
 	sch, err := scheduler.New(eng, srv.Client("scheduler", sqps, sburst), scfg, plugins, reg, tel)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)

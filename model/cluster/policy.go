@@ -36,7 +36,22 @@ func NewPolicyRegistry() *PolicyRegistry {
 	r.Register(PolicyMostAllocated, func(cfg *scheduler.Config) error {
 		return setFitStrategy(cfg, &noderesources.ScoringStrategy{Type: noderesources.MostAllocated, Resources: noderesources.DefaultResources()})
 	})
+	// The policy zoo: raw algorithms beyond the filter/score framework (random,
+	// round-robin, first-fit, best-fit, worst-fit, power-of-two-choices,
+	// dot-product, gpu-packing, gpu-clustering, fgd).
+	for _, name := range scheduler.PolicyNames() {
+		r.Register(name, RawPolicy(name))
+	}
 	return r
+}
+
+// RawPolicy returns the PolicyFunc that schedules with the raw policy registered
+// in the scheduler's plug-in registry under name.
+func RawPolicy(name string) PolicyFunc {
+	return func(cfg *scheduler.Config) error {
+		cfg.Profile = scheduler.PolicyProfile(name, nil)
+		return nil
+	}
 }
 
 // Register adds (or replaces) a policy.

@@ -23,6 +23,8 @@ type schedCache struct {
 	pods  map[api.UID]*podState
 	// images is the cluster-wide state of every image name (shared with NodeInfos).
 	images map[string]*framework.ImageState
+	// index finds assigned pods by namespace/label and the pods with affinity terms.
+	index podIndex
 
 	// Node tree (backend/cache/node_tree.go): zones in order of first appearance,
 	// nodes of a zone in insertion order.
@@ -239,15 +241,18 @@ func (c *schedCache) addPod(pi *framework.PodInfo) *framework.PodInfo {
 		c.detach(ps)
 		ps.info, ps.node, ps.assumed = pi, node, false
 		c.nodeInfo(node).AddPod(pi)
+		c.index.add(pi, node)
 		return old
 	}
 	c.pods[uid] = &podState{info: pi, node: node}
 	c.nodeInfo(node).AddPod(pi)
+	c.index.add(pi, node)
 	return nil
 }
 
 // detach removes a pod's accounting from its node (dropping an empty placeholder).
 func (c *schedCache) detach(ps *podState) {
+	c.index.remove(ps.info)
 	if ni := c.nodes[ps.node]; ni != nil {
 		ni.RemovePod(ps.info.Pod.UID)
 		if ni.Node() == nil && len(ni.Pods) == 0 {
@@ -275,6 +280,7 @@ func (c *schedCache) assumePod(pi *framework.PodInfo, node api.NodeName) {
 	}
 	c.pods[pi.Pod.UID] = &podState{info: pi, node: node, assumed: true}
 	c.nodeInfo(node).AddPod(pi)
+	c.index.add(pi, node)
 }
 
 // forgetPod releases an assumed pod whose binding failed; it reports whether the

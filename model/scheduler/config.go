@@ -42,9 +42,10 @@ const maxWeight = 1 << 20
 // NodePorts, NodeResourcesFit, VolumeBinding (with VolumeZone's check; Reserve and
 // PreBind for WaitForFirstConsumer claims); scores TaintToleration 3, NodeAffinity 2,
 // NodeResourcesFit 1 (LeastAllocated cpu:1 memory:1), NodeResourcesBalancedAllocation
-// 1, ImageLocality 1; DefaultBinder. VolumeRestrictions, NodeVolumeLimits,
-// topology-spread, inter-pod affinity, DRA and preemption plug-ins are not modelled
-// yet.
+// 1, ImageLocality 1; DefaultBinder; PodTopologySpread 2 (system default
+// constraints) and InterPodAffinity 2 (hardPodAffinityWeight 1) after VolumeBinding,
+// as upstream. VolumeRestrictions, NodeVolumeLimits, DRA and preemption plug-ins are
+// not modelled yet.
 func DefaultProfile() Profile {
 	return Profile{Plugins: []PluginConfig{
 		{Name: PrioritySort},
@@ -55,6 +56,8 @@ func DefaultProfile() Profile {
 		{Name: NodePorts},
 		{Name: NodeResourcesFit, Weight: 1},
 		{Name: VolumeBinding},
+		{Name: PodTopologySpread, Weight: 2},
+		{Name: InterPodAffinity, Weight: 2},
 		{Name: NodeResourcesBalancedAllocation, Weight: 1},
 		{Name: ImageLocality, Weight: 1},
 		{Name: DefaultBinder},

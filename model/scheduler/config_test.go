@@ -24,7 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad latency", func(c *Config) { c.CycleLatency = dist.Spec{Kind: "gamma"} }, "cycleLatency: unknown distribution"},
 		{"negative per-node latency", func(c *Config) { c.PerNodeLatency = -1 }, "perNodeLatency"},
 		{"unknown plug-in", func(c *Config) { c.Profile.Plugins = append(c.Profile.Plugins, PluginConfig{Name: "Magic"}) },
-			`profile.plugins[11].name: unknown scheduler plug-in "Magic" (known: DefaultBinder, ImageLocality`},
+			`profile.plugins[13].name: unknown scheduler plug-in "Magic" (known: DefaultBinder, ImageLocality`},
 		{"duplicate plug-in", func(c *Config) { c.Profile.Plugins = append(c.Profile.Plugins, PluginConfig{Name: ImageLocality}) }, "enabled twice"},
 		{"no queue sort", func(c *Config) { c.Profile.Plugins = c.Profile.Plugins[1:] }, "QueueSort plug-in is required"},
 		{"no binder", func(c *Config) { c.Profile.Plugins = c.Profile.Plugins[:len(c.Profile.Plugins)-1] }, "Bind plug-in is required"},
@@ -53,7 +53,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()
-	if len(r.Names()) != 11 {
+	if len(r.Names()) != 13 {
 		t.Errorf("in-tree plug-ins %v", r.Names())
 	}
 	if err := r.Register(ImageLocality, nil); err == nil {
@@ -71,7 +71,7 @@ func TestRegistry(t *testing.T) {
 func TestProfileWeightsAndDisable(t *testing.T) {
 	p := DefaultProfile()
 	p.Plugins[3].DisableScore = true // TaintToleration: filter only
-	p.Plugins[9].Weight = 0          // ImageLocality: default weight 1
+	p.Plugins[11].Weight = 0         // ImageLocality: default weight 1
 	rt, err := newFramework(p, NewRegistry(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +80,10 @@ func TestProfileWeightsAndDisable(t *testing.T) {
 	for _, e := range rt.score {
 		got = append(got, e.pl.Name()+":"+string(rune('0'+e.weight)))
 	}
-	if strings.Join(got, ",") != "NodeAffinity:2,NodeResourcesFit:1,NodeResourcesBalancedAllocation:1,ImageLocality:1" {
+	if strings.Join(got, ",") != "NodeAffinity:2,NodeResourcesFit:1,PodTopologySpread:2,InterPodAffinity:2,NodeResourcesBalancedAllocation:1,ImageLocality:1" {
 		t.Errorf("score plug-ins %v", got)
 	}
-	if len(rt.filter) != 7 { // with VolumeBinding
-		t.Errorf("%d filters, want 7", len(rt.filter))
+	if len(rt.filter) != 9 { // with VolumeBinding, PodTopologySpread, InterPodAffinity
+		t.Errorf("%d filters, want 9", len(rt.filter))
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"github.com/kubesim/kubesim/model/scheduler/framework"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/defaultbinder"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/imagelocality"
+	"github.com/kubesim/kubesim/model/scheduler/plugins/interpodaffinity"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/nodeaffinity"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/nodename"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/nodeports"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/noderesources"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/nodeunschedulable"
+	"github.com/kubesim/kubesim/model/scheduler/plugins/podtopologyspread"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/queuesort"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/tainttoleration"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/volumebinding"
@@ -41,6 +43,8 @@ const (
 	NodeResourcesBalancedAllocation = noderesources.BalancedAllocationName
 	ImageLocality                   = imagelocality.Name
 	VolumeBinding                   = volumebinding.Name
+	PodTopologySpread               = podtopologyspread.Name
+	InterPodAffinity                = interpodaffinity.Name
 	DefaultBinder                   = defaultbinder.Name
 )
 
@@ -58,6 +62,8 @@ func NewRegistry() *Registry {
 		NodeResourcesBalancedAllocation: noderesources.NewBalancedAllocation,
 		ImageLocality:                   imagelocality.New,
 		VolumeBinding:                   volumebinding.New,
+		PodTopologySpread:               podtopologyspread.New,
+		InterPodAffinity:                interpodaffinity.New,
 		DefaultBinder:                   defaultbinder.New,
 	} {
 		r.factories[name] = f

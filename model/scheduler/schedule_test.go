@@ -274,14 +274,14 @@ func TestFitErrorMessageAndDecision(t *testing.T) {
 	if len(d.Filter) != 3 || d.Filter[0].Plugin != TaintToleration || d.Filter[1].Plugin != NodeResourcesFit {
 		t.Errorf("verdicts %+v", d.Filter)
 	}
-	if fmt.Sprint(d.SkippedFilters) != "[NodeAffinity NodePorts VolumeBinding]" {
+	if fmt.Sprint(d.SkippedFilters) != "[NodeAffinity NodePorts VolumeBinding PodTopologySpread InterPodAffinity]" {
 		t.Errorf("skipped filters %v", d.SkippedFilters)
 	}
 	// A feasible pod: per-plug-in scores are recorded for every scored node.
 	d = &Decision{}
 	r = cycleResult{}
 	s.schedulePod(framework.NewPodInfo(testPod("q", 100, 1<<20)), &r, d)
-	if len(d.Scores) != 2 || len(d.ScorePlugins) != 5 || !d.ScorePlugins[1].Skipped || d.ScorePlugins[0].Weight != 3 {
+	if len(d.Scores) != 2 || len(d.ScorePlugins) != 7 || !d.ScorePlugins[1].Skipped || d.ScorePlugins[0].Weight != 3 {
 		t.Fatalf("decision scores %+v plugins %+v", d.Scores, d.ScorePlugins)
 	}
 	for _, ns := range d.Scores {

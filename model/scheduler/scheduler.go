@@ -85,9 +85,12 @@ type Scheduler struct {
 	tiebreak *rand.Rand
 
 	nodeInf, podInf *apiserver.Informer
-	started, synced bool
-	busy            bool // a scheduling cycle is in progress
-	kickPending     bool
+	// Informers of the default spreading selector (default_selector.go).
+	svcInf, rsInf, ssInf *apiserver.Informer
+	svcByNS              map[string][]*api.Service
+	started, synced      bool
+	busy                 bool // a scheduling cycle is in progress
+	kickPending          bool
 
 	cur                cycle
 	nextStartNodeIndex int
@@ -198,6 +201,7 @@ func (s *Scheduler) Start() {
 	}}, apiserver.Handlers{OnAdd: s.onPodAdd, OnUpdate: s.onPodUpdate, OnDelete: s.onPodDelete})
 	s.nodeInf.OnSynced(s.checkSynced)
 	s.podInf.OnSynced(s.checkSynced)
+	s.startSelectorInformers()
 }
 
 func (s *Scheduler) checkSynced() {
@@ -289,6 +293,12 @@ func (s *Scheduler) assignedPodSeen(p *api.Pod) {
 	wasAssumed := s.cache.isAssumed(p.UID)
 	pi := framework.NewPodInfo(p)
 	old := s.cache.addPod(pi)
+	if old == nil || wasAssumed {
+		// A pod newly seen bound (upstream eventhandlers.go addPod/updatePod →
+		// AssignedPodAdded): inter-pod plug-ins (topology spread, affinity) may now
+		// accept waiting pods.
+		s.clusterEvent(framework.ClusterEvent{Resource: framework.AssignedPodResource, ActionType: framework.Add}, p)
+	}
 	if old != nil && !wasAssumed && requestsDecreased(&old.Requests, &pi.Requests) {
 		s.clusterEvent(framework.ClusterEvent{Resource: framework.AssignedPodResource, ActionType: framework.UpdatePodScaleDown}, p)
 	}
@@ -371,7 +381,9 @@ func (s *Scheduler) scheduleOne() {
 			s.trace(storyStep, "schedule", api.Ref(pod.Pod), fmt.Sprintf("scheduling cycle, attempt %d: popped from the scheduling queue after %v (activeQ=%d backoffQ=%d unschedulable=%d)",
 				info.Attempts, delay, a, b, u))
 		}
-		s.schedulePod(pod, &c.res, c.decision)
+		if !s.runPolicy(c) { // policy.go: a raw policy replaces filter and score
+			s.schedulePod(pod, &c.res, c.decision)
+		}
 		c.state = s.state
 		s.stats.NodesExamined += uint64(c.res.examined)
 		lat := s.cycleLat.Sample() + time.Duration(c.res.examined)*s.cfg.PerNodeLatency

@@ -75,7 +75,20 @@ type FitArgs struct {
 type BalancedAllocationArgs struct {
 	// Resources; nil means cpu:1, memory:1 (weights are not used by the formula).
 	Resources []ResourceSpec
+	// Version selects the score formula (reference §2.6.2): BalancedV135 (the
+	// default, "" too) scores int((1−std)·100) of the node with the pod;
+	// BalancedV136 scores the change in balance (upstream PR #135573).
+	Version BalancedVersion
 }
+
+// BalancedVersion names a NodeResourcesBalancedAllocation formula.
+type BalancedVersion string
+
+// Formula versions.
+const (
+	BalancedV135 BalancedVersion = "v1.35"
+	BalancedV136 BalancedVersion = "v1.36"
+)
 
 // DefaultResources is cpu:1, memory:1 (reference §2.4; apis/config/v1/defaults.go).
 func DefaultResources() []ResourceSpec {
@@ -147,6 +160,11 @@ func (a *FitArgs) Validate() error {
 
 // Validate checks the arguments.
 func (a *BalancedAllocationArgs) Validate() error {
+	switch a.Version {
+	case "", BalancedV135, BalancedV136:
+	default:
+		return fmt.Errorf("version: unknown %q (known: %s, %s)", a.Version, BalancedV135, BalancedV136)
+	}
 	if a.Resources == nil {
 		return nil
 	}

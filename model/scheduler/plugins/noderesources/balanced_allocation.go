@@ -12,9 +12,11 @@ const BalancedAllocationName = "NodeResourcesBalancedAllocation"
 
 const balancedPreScoreStateKey framework.StateKey = "PreScore" + BalancedAllocationName
 
-// BalancedAllocation is the NodeResourcesBalancedAllocation plug-in (v1.35 formula).
+// BalancedAllocation is the NodeResourcesBalancedAllocation plug-in, with the v1.35
+// formula by default or the v1.36 one (BalancedAllocationArgs.Version).
 type BalancedAllocation struct {
 	resources []resource
+	v136      bool
 }
 
 var (
@@ -43,7 +45,7 @@ func NewBalancedAllocation(args any, _ framework.Handle) (framework.Plugin, erro
 	if a.Resources == nil {
 		a.Resources = DefaultResources()
 	}
-	return &BalancedAllocation{resources: compile(a.Resources)}, nil
+	return &BalancedAllocation{resources: compile(a.Resources), v136: a.Version == BalancedV136}, nil
 }
 
 // Name implements framework.Plugin.
@@ -73,9 +75,11 @@ func isBestEffort(reqs []int64) bool {
 	return true
 }
 
-// Score implements framework.ScorePlugin: int((1 − std)·100) of the fractions
+// Score implements framework.ScorePlugin. v1.35: int((1 − std)·100) of the fractions
 // min(requested/allocatable, 1), where std is |f1−f2|/2 for two resources and the
-// population standard deviation for more (balanced_allocation.go).
+// population standard deviation for more (balanced_allocation.go). v1.36 (upstream
+// PR #135573, reference §2.6.2): with = that score with the pod, without = the same
+// on the node's requests before the pod; score = 50 + (50 + with − without)/2.
 func (ba *BalancedAllocation) Score(state *framework.CycleState, pod *framework.PodInfo, node *framework.NodeInfo) (int64, *framework.Status) {
 	var reqs []int64
 	if d, err := state.Read(balancedPreScoreStateKey); err == nil {
@@ -86,6 +90,18 @@ func (ba *BalancedAllocation) Score(state *framework.CycleState, pod *framework.
 			return 0, nil
 		}
 	}
+	with := ba.balance(node, reqs, true)
+	if !ba.v136 {
+		return with, nil
+	}
+	without := ba.balance(node, reqs, false)
+	return 50 + (50+with-without)/2, nil
+}
+
+// balance is int((1 − std)·100) of the node's resource fractions, with the pod's
+// requests added when withPod. A resource counts when the node has allocatable for it
+// (extended resources only when the pod requests them, decided on reqs either way).
+func (ba *BalancedAllocation) balance(node *framework.NodeInfo, reqs []int64, withPod bool) int64 {
 	// At most a handful of resources: keep the fractions on the stack.
 	var buf [8]float64
 	fractions := buf[:0]
@@ -94,6 +110,9 @@ func (ba *BalancedAllocation) Score(state *framework.CycleState, pod *framework.
 		alloc, req := allocatableRequested(node, &ba.resources[i], reqs[i], false)
 		if alloc == 0 {
 			continue
+		}
+		if !withPod {
+			req -= reqs[i]
 		}
 		f := float64(req) / float64(alloc)
 		if f > 1 {
@@ -113,7 +132,7 @@ func (ba *BalancedAllocation) Score(state *framework.CycleState, pod *framework.
 		}
 		std = math.Sqrt(sum / float64(len(fractions)))
 	}
-	return int64((1 - std) * float64(framework.MaxNodeScore)), nil
+	return int64((1 - std) * float64(framework.MaxNodeScore))
 }
 
 // ScoreExtensions implements framework.ScorePlugin (no normalization).

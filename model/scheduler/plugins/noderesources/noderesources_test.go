@@ -356,3 +356,41 @@ func TestBalancedAllocationUpstreamCases(t *testing.T) {
 		})
 	}
 }
+
+// The v1.36 formula (reference §2.6.2, upstream PR #135573): 50 + (50 + with − without)/2.
+// node1: without = int((1−|0.3−0|/2)·100) = 85, with = int((1−|0.6−0.25|/2)·100) = 82 → 73.
+// node2: without = int((1−|0.3−0.25|/2)·100) = 97, with = 95 → 74.
+// An unchanged balance scores 75; v1.35 scores the same input 82 and 95.
+func TestBalancedAllocationV136(t *testing.T) {
+	cpuAndMemory := func(name string) *api.Pod { return fwtest.Pod(name, req(1000, 2000), req(2000, 3000)) }
+	cpuOnly := func(name string) *api.Pod { return fwtest.Pod(name, req(1000, 0), req(2000, 0)) }
+	nodes := []*api.Node{fwtest.Node("node1", 10000, 20000), fwtest.Node("node2", 10000, 20000), fwtest.Node("node3", 10000, 20000)}
+	existing := []*api.Pod{fwtest.OnNode(cpuOnly("a"), "node1"), fwtest.OnNode(cpuAndMemory("b"), "node2")}
+	for _, tc := range []struct {
+		version BalancedVersion
+		pod     *api.Pod
+		want    []int64
+	}{
+		{BalancedV136, cpuAndMemory("p"), []int64{73, 74, 73}},
+		{"", cpuAndMemory("p"), []int64{82, 95, 97}},
+		{BalancedV135, cpuAndMemory("p"), []int64{82, 95, 97}},
+		// A pod that moves no node's cpu/memory fraction gap (0.1 and 0.1 of
+		// allocatable) leaves every balance unchanged: 75 everywhere.
+		{BalancedV136, fwtest.Pod("q", req(1000, 2000)), []int64{75, 75, 75}},
+	} {
+		pl, err := NewBalancedAllocation(BalancedAllocationArgs{Version: tc.version}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores, _, st := fwtest.Scores(pl.(framework.ScorePlugin), tc.pod, fwtest.NodeInfos(nodes, existing))
+		if !st.IsSuccess() {
+			t.Fatal(st)
+		}
+		if got := fwtest.Values(scores); !slices.Equal(got, tc.want) {
+			t.Errorf("version %q: scores = %v, want %v", tc.version, got, tc.want)
+		}
+	}
+	if _, err := NewBalancedAllocation(BalancedAllocationArgs{Version: "v9"}, nil); err == nil {
+		t.Error("unknown version accepted")
+	}
+}
