@@ -482,3 +482,48 @@ trace:
 		t.Fatalf("missing trace file: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestCompareWithPythonExtender: the example extender (Python's standard library)
+// works as a policy of kubesim compare, named by its URL.
+func TestCompareWithPythonExtender(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "SKIPPING TestCompareWithPythonExtender: python3 is not installed")
+		t.Skip("python3 is not installed")
+	}
+	script, _ := filepath.Abs(filepath.Join("..", "..", "examples", "extender", "extender.py"))
+	cmd := exec.Command(py, script, "--port", "0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("extender did not start: %v", err)
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("unexpected first line %q", line)
+	}
+	dir := t.TempDir()
+	r := kubesim(t, dir, "compare", "rolling-update", "--policies", "first-fit,"+url, "--seeds", "2")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	csv, _ := os.ReadFile(filepath.Join(dir, "compare.csv"))
+	var inUse = map[string]string{}
+	for _, l := range strings.Split(string(csv), "\n") {
+		f := strings.Split(l, ",")
+		if len(f) > 3 && f[0] == "nodes_in_use_final" {
+			inUse[f[1]] = f[3]
+		}
+	}
+	// first-fit packs every pod on one node; the extender prefers nodes with fewer pods.
+	if inUse["first-fit"] != "1" || inUse[url] == "1" || inUse[url] == "" {
+		t.Fatalf("nodes in use: %v", inUse)
+	}
+}

@@ -55,6 +55,11 @@ func newCompareCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compare SCENARIO",
 		Short: "Run a scenario under several scheduling policies and seeds; report means with 95% confidence intervals",
+		Long: `Policies are built-in names (default, most-allocated, and the raw policies random,
+round-robin, first-fit, best-fit, worst-fit, power-of-two-choices, dot-product,
+gpu-packing, gpu-clustering, fgd) or the URL of a scheduler extender
+(http://127.0.0.1:8888, speaking the k8s.io/kube-scheduler/extender/v1 JSON with the verbs
+filter and prioritize; see examples/extender).`,
 		Example: `  kubesim compare nginx --policies default,most-allocated --seeds 10
   kubesim compare my.yaml --policies default,most-allocated --seeds 30 --parallel 2 --out cmp`,
 		Args: cobra.ExactArgs(1),
@@ -73,6 +78,9 @@ func newCompareCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 			}
 			reg := cluster.NewPolicyRegistry()
 			for _, p := range policies {
+				if isExtenderURL(p) {
+					continue // checked when the runs connect to it
+				}
 				if err := reg.Apply(p, defaultSchedulerConfigForCheck()); err != nil {
 					return badInput("--policies: %v", err)
 				}

@@ -26,6 +26,10 @@ var traces sync.Map // *scenario.Scenario -> *traceData
 // relative to the scenario file (to the working directory for built-ins).
 func clusterOptions(sc *scenario.Scenario, seed uint64, policy string) (cluster.Options, error) {
 	opts := cluster.Options{Seed: seed, Policy: policy}
+	if isExtenderURL(policy) {
+		opts = withExtender(opts, policy)
+		opts.Policy = strings.TrimSuffix(policy, "/")
+	}
 	tr := sc.Trace
 	if tr == nil {
 		return opts, nil
