@@ -49,10 +49,12 @@ func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runScenario(sc, rs, stdout, stderr)
+			return runWithTraceFormat(v, sc, rs, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
+	f.String("trace-format", "jsonl", "format of --trace-out: jsonl, or mermaid (a sequence diagram of the Nginx flow)")
+	f.String("lang", "en", "language of the --trace-format mermaid notes: en or zh")
 	f.Uint64("seed", 0, "root random seed (default: the scenario's seed)")
 	f.Duration("until", 0, "stop at this virtual time (default: the scenario's duration)")
 	f.String("trace", "off", "print the trace: off, steps (the seven steps, for people) or events (every record)")
