@@ -19,6 +19,14 @@ import (
 // WriteNarration prints records for people: one aligned line per record, labelled
 // with its step, with a heading each time a step is first reached.
 func WriteNarration(w io.Writer, recs []sim.Record) error {
+	return WriteNarrationWith(w, recs, func(step int) string {
+		return fmt.Sprintf("Step %d: %s", step, StepTitles[step])
+	})
+}
+
+// WriteNarrationWith is WriteNarration with the step headings heading(step) gives
+// (for another language).
+func WriteNarrationWith(w io.Writer, recs []sim.Record, heading func(step int) string) error {
 	bw := bufio.NewWriter(w)
 	wc, wa := 0, 0
 	for _, r := range recs {
@@ -29,7 +37,7 @@ func WriteNarration(w io.Writer, recs []sim.Record) error {
 	for _, r := range recs {
 		if r.Step >= 1 && r.Step <= 7 && !seen[r.Step] {
 			seen[r.Step] = true
-			fmt.Fprintf(bw, "\n── Step %d: %s ──\n", r.Step, StepTitles[r.Step])
+			fmt.Fprintf(bw, "\n── %s ──\n", heading(r.Step))
 		}
 		label := "       "
 		if r.Step > 0 {

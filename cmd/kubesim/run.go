@@ -16,6 +16,7 @@ import (
 	"github.com/kubesim/kubesim/model/cluster"
 	"github.com/kubesim/kubesim/model/scenario"
 	"github.com/kubesim/kubesim/results"
+	"github.com/kubesim/kubesim/results/narrate"
 	"github.com/kubesim/kubesim/scenarios"
 	"github.com/kubesim/kubesim/sim"
 )
@@ -30,6 +31,7 @@ type runSettings struct {
 	traceOut string
 	outDir   string
 	format   string
+	lang     narrate.Lang
 }
 
 func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
@@ -54,7 +56,7 @@ func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.String("trace-format", "jsonl", "format of --trace-out: jsonl, or mermaid (a sequence diagram of the Nginx flow)")
-	f.String("lang", "en", "language of the --trace-format mermaid notes: en or zh")
+	f.String("lang", "en", "language of the step narration (--trace steps) and of the --trace-format mermaid notes: en or zh")
 	f.Uint64("seed", 0, "root random seed (default: the scenario's seed)")
 	f.Duration("until", 0, "stop at this virtual time (default: the scenario's duration)")
 	f.String("trace", "off", "print the trace: off, steps (the seven steps, for people) or events (every record)")
@@ -90,6 +92,11 @@ func readRunSettings(v *viper.Viper, cmd *cobra.Command) (runSettings, error) {
 	rs.traceOut = v.GetString("trace-out")
 	rs.outDir = v.GetString("out")
 	rs.format = v.GetString("format")
+	lang, err := narrate.ParseLang(v.GetString("lang"))
+	if err != nil {
+		return rs, badInput("--lang: %v", err)
+	}
+	rs.lang = lang
 	if rs.format != "table" && rs.format != "json" {
 		return rs, badInput("--format %q: want table or json", rs.format)
 	}
@@ -204,7 +211,11 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 		if level == results.TraceEvents {
 			recs = col.Records()
 		}
-		if err := results.WriteNarration(w, recs); err != nil {
+		heading := func(step int) string {
+			st, _ := narrate.StepOf(rs.lang, step)
+			return narrate.StepHeading(rs.lang, st)
+		}
+		if err := results.WriteNarrationWith(w, recs, heading); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
