@@ -130,8 +130,20 @@ func (f *Fit) Filter(_ *framework.CycleState, pod *framework.PodInfo, node *fram
 	if len(req.Scalar) == 0 {
 		return f.status(bits)
 	}
+	// Fast path, no allocation: does any extended resource fail? (Map order is
+	// harmless here: only a yes or no comes out.)
+	anyShort := false
+	for name, q := range req.Scalar {
+		if q != 0 && !f.ignoredScalar(name) && q > alloc.Scalar[name]-used.Scalar[name] {
+			anyShort = true
+			break
+		}
+	}
+	if !anyShort {
+		return f.status(bits)
+	}
 	var scalarReasons []string
-	for _, name := range framework.SortedScalarNames(req) {
+	for _, name := range framework.SortedScalarNames(req) { // sorted: reasons in a fixed order
 		q := req.Scalar[name]
 		if q == 0 || f.ignoredScalar(name) {
 			continue
