@@ -81,6 +81,12 @@ filter and prioritize; see examples/extender).`,
 				if isExtenderURL(p) {
 					continue // checked when the runs connect to it
 				}
+				if cluster.IsProfileFile(p) { // a KubeSchedulerConfiguration file (explain_sched.go)
+					if _, err := withProfileFile(cluster.Options{}, p); err != nil {
+						return err
+					}
+					continue
+				}
 				if err := reg.Apply(p, defaultSchedulerConfigForCheck()); err != nil {
 					return badInput("--policies: %v", err)
 				}

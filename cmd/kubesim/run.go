@@ -32,6 +32,7 @@ type runSettings struct {
 	outDir   string
 	format   string
 	lang     narrate.Lang
+	sched    schedRunSettings // --scheduler-config, --explain (explain_sched.go)
 }
 
 func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
@@ -63,6 +64,8 @@ func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 	f.String("trace-out", "", "write the trace as JSON Lines to this file (steps records, or all with --trace events)")
 	f.String("out", "", "write summary.json, timeseries.csv and trace.jsonl into this directory")
 	f.String("format", "table", "result format on standard output: table or json")
+	f.String("scheduler-config", "", "schedule with this KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)")
+	f.String("explain", "", "write every scheduling decision (per-node filter verdicts and scores) as JSON Lines to this file; with --out also DIR/scheduling.jsonl")
 	return cmd
 }
 
@@ -92,6 +95,11 @@ func readRunSettings(v *viper.Viper, cmd *cobra.Command) (runSettings, error) {
 	rs.traceOut = v.GetString("trace-out")
 	rs.outDir = v.GetString("out")
 	rs.format = v.GetString("format")
+	sched, err := readSchedRunSettings(v)
+	if err != nil {
+		return rs, err
+	}
+	rs.sched = sched
 	lang, err := narrate.ParseLang(v.GetString("lang"))
 	if err != nil {
 		return rs, badInput("--lang: %v", err)
@@ -184,7 +192,7 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 		keep = results.TraceSteps
 	}
 	col := results.NewCollector(keep)
-	opts, err := clusterOptions(sc, seed, "")
+	opts, dlog, err := schedRunOptions(sc, seed, rs.sched)
 	if err != nil {
 		return err
 	}
@@ -244,6 +252,9 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 				return fmt.Errorf("writing %s: %w", p, err)
 			}
 		}
+	}
+	if err := dlog.write(rs.sched.explain, rs.outDir); err != nil {
+		return err
 	}
 	if rs.format == "json" {
 		if _, err := stdout.Write(results.MarshalSummary(sum)); err != nil {

@@ -30,6 +30,12 @@ func clusterOptions(sc *scenario.Scenario, seed uint64, policy string) (cluster.
 		opts = withExtender(opts, policy)
 		opts.Policy = strings.TrimSuffix(policy, "/")
 	}
+	if cluster.IsProfileFile(policy) { // explain_sched.go: a KubeSchedulerConfiguration file
+		var err error
+		if opts, err = withProfileFile(opts, policy); err != nil {
+			return opts, err
+		}
+	}
 	tr := sc.Trace
 	if tr == nil {
 		return opts, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubesim/kubesim/model/scheduler"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/noderesources"
+	"github.com/kubesim/kubesim/model/scheduler/schedconfig"
 )
 
 // A scheduling policy is chosen by name for a run (Options.Policy): the scheduler's
@@ -54,6 +55,25 @@ func RawPolicy(name string) PolicyFunc {
 	}
 }
 
+// IsProfileFile reports whether a policy name is a KubeSchedulerConfiguration file
+// (it ends in .yaml or .yml). The model does no I/O: the command reads the file,
+// decodes it with schedconfig.Load and registers ProfileFilePolicy under the name.
+func IsProfileFile(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
+// ProfileFilePolicy returns the PolicyFunc that configures the scheduler from a
+// decoded KubeSchedulerConfiguration: its profiles, percentageOfNodesToScore and
+// backoffs (schedconfig.Result.Apply).
+func ProfileFilePolicy(r *schedconfig.Result) PolicyFunc {
+	return func(cfg *scheduler.Config) error {
+		if r == nil {
+			return fmt.Errorf("scheduler configuration: nothing decoded")
+		}
+		return r.Apply(cfg)
+	}
+}
+
 // Register adds (or replaces) a policy.
 func (r *PolicyRegistry) Register(name string, f PolicyFunc) { r.m[name] = f }
 
@@ -74,6 +94,9 @@ func (r *PolicyRegistry) Apply(name string, cfg *scheduler.Config) error {
 		name = PolicyDefault
 	}
 	f, ok := r.m[name]
+	if !ok && IsProfileFile(name) {
+		return fmt.Errorf("policy %q: a scheduler configuration file must be read and registered by the caller (cluster.ProfileFilePolicy)", name)
+	}
 	if !ok {
 		return fmt.Errorf("unknown policy %q (known: %s)", name, strings.Join(r.Names(), ", "))
 	}

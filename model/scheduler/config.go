@@ -28,6 +28,10 @@ type PluginConfig struct {
 // Profile is an ordered list of plug-ins. Filters and scores run in this order.
 type Profile struct {
 	Plugins []PluginConfig
+	// SchedulerName and PercentageOfNodesToScore are set by profiles decoded from
+	// a KubeSchedulerConfiguration (schedconfig); see SetProfiles.
+	SchedulerName            string
+	PercentageOfNodesToScore *int32
 }
 
 // MaxPlugins is the most plug-ins a profile may enable.
@@ -44,8 +48,8 @@ const maxWeight = 1 << 20
 // NodeResourcesFit 1 (LeastAllocated cpu:1 memory:1), NodeResourcesBalancedAllocation
 // 1, ImageLocality 1; DefaultBinder; PodTopologySpread 2 (system default
 // constraints) and InterPodAffinity 2 (hardPodAffinityWeight 1) after VolumeBinding,
-// as upstream. VolumeRestrictions, NodeVolumeLimits, DRA and preemption plug-ins are
-// not modelled yet.
+// as upstream; DefaultPreemption (PostFilter) after them, as upstream.
+// VolumeRestrictions, NodeVolumeLimits and DRA plug-ins are not modelled yet.
 func DefaultProfile() Profile {
 	return Profile{Plugins: []PluginConfig{
 		{Name: PrioritySort},
@@ -58,6 +62,7 @@ func DefaultProfile() Profile {
 		{Name: VolumeBinding},
 		{Name: PodTopologySpread, Weight: 2},
 		{Name: InterPodAffinity, Weight: 2},
+		{Name: DefaultPreemption},
 		{Name: NodeResourcesBalancedAllocation, Weight: 1},
 		{Name: ImageLocality, Weight: 1},
 		{Name: DefaultBinder},

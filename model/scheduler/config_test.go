@@ -24,7 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad latency", func(c *Config) { c.CycleLatency = dist.Spec{Kind: "gamma"} }, "cycleLatency: unknown distribution"},
 		{"negative per-node latency", func(c *Config) { c.PerNodeLatency = -1 }, "perNodeLatency"},
 		{"unknown plug-in", func(c *Config) { c.Profile.Plugins = append(c.Profile.Plugins, PluginConfig{Name: "Magic"}) },
-			`profile.plugins[13].name: unknown scheduler plug-in "Magic" (known: DefaultBinder, ImageLocality`},
+			`profile.plugins[14].name: unknown scheduler plug-in "Magic" (known: DefaultBinder, DefaultPreemption, ImageLocality`},
 		{"duplicate plug-in", func(c *Config) { c.Profile.Plugins = append(c.Profile.Plugins, PluginConfig{Name: ImageLocality}) }, "enabled twice"},
 		{"no queue sort", func(c *Config) { c.Profile.Plugins = c.Profile.Plugins[1:] }, "QueueSort plug-in is required"},
 		{"no binder", func(c *Config) { c.Profile.Plugins = c.Profile.Plugins[:len(c.Profile.Plugins)-1] }, "Bind plug-in is required"},
@@ -53,7 +53,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()
-	if len(r.Names()) != 13 {
+	if len(r.Names()) != 14 {
 		t.Errorf("in-tree plug-ins %v", r.Names())
 	}
 	if err := r.Register(ImageLocality, nil); err == nil {

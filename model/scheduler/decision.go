@@ -16,6 +16,8 @@ type Decision struct {
 	Pod       string // "pod/<ns>/<name>"
 	PodUID    api.UID
 	Attempt   int
+	// Profile is the schedulerName of the profile that ran the cycle.
+	Profile string
 	// NumAllNodes is the number of nodes known; Examined how many the filter phase
 	// looked at (sampling stops once enough feasible nodes are found); Feasible how
 	// many passed every filter.
@@ -61,7 +63,11 @@ type ScorePluginInfo struct {
 
 // NodeScores is one scored node.
 type NodeScores struct {
-	Node   api.NodeName
+	Node api.NodeName
+	// Plugin[j] is score plug-in j's normalized score (0 when it was skipped);
+	// Raw[j] its score before NormalizeScore.
 	Plugin []int64
-	Total  int64
+	Raw    []int64
+	// Total is Σ Plugin[j]·weight[j].
+	Total int64
 }

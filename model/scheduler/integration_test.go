@@ -166,7 +166,7 @@ func TestIntegrationSchedulesAndRecovers(t *testing.T) {
 	if c == nil || c.Status != api.ConditionFalse || c.Reason != "Unschedulable" {
 		t.Fatalf("big pod condition = %+v, want PodScheduled=False/Unschedulable", c)
 	}
-	if want := "0/3 nodes are available: 3 Insufficient cpu."; c.Message != want {
+	if want := "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."; c.Message != want {
 		t.Errorf("message = %q, want %q", c.Message, want)
 	}
 	st := sch.Stats()
@@ -302,7 +302,7 @@ func TestIntegrationAssumedResourcesAndPodDelete(t *testing.T) {
 		t.Fatalf("pending %v, per node %v", pending, perNode)
 	}
 	c := storedPod(t, s, pending[0]).Condition(api.PodScheduled)
-	if c == nil || c.Message != "0/2 nodes are available: 2 Insufficient cpu." {
+	if c == nil || c.Message != "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod." {
 		t.Fatalf("condition %+v", c)
 	}
 	zero := int64(0)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubesim/kubesim/model/scheduler/framework"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/defaultbinder"
+	"github.com/kubesim/kubesim/model/scheduler/plugins/defaultpreemption"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/imagelocality"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/interpodaffinity"
 	"github.com/kubesim/kubesim/model/scheduler/plugins/nodeaffinity"
@@ -46,6 +47,7 @@ const (
 	PodTopologySpread               = podtopologyspread.Name
 	InterPodAffinity                = interpodaffinity.Name
 	DefaultBinder                   = defaultbinder.Name
+	DefaultPreemption               = defaultpreemption.Name
 )
 
 // NewRegistry returns a registry holding kubesim's in-tree plug-ins.
@@ -65,6 +67,7 @@ func NewRegistry() *Registry {
 		PodTopologySpread:               podtopologyspread.New,
 		InterPodAffinity:                interpodaffinity.New,
 		DefaultBinder:                   defaultbinder.New,
+		DefaultPreemption:               defaultpreemption.New,
 	} {
 		r.factories[name] = f
 	}

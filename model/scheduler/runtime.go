@@ -20,6 +20,8 @@ type profileRuntime struct {
 	reserve   []pointEntry[framework.ReservePlugin]
 	preBind   []pointEntry[framework.PreBindPlugin]
 	bind      []pointEntry[framework.BindPlugin]
+	// postFilter runs when no node is feasible (preemption.go).
+	postFilter []pointEntry[framework.PostFilterPlugin]
 	// registrations[i] are the events plug-in i registered (EnqueueExtensions).
 	registrations [][]framework.ClusterEvent
 	// anyRejector is the set of plug-ins that can reject a pod (filter or prefilter).
@@ -110,6 +112,9 @@ func newFramework(p Profile, reg *Registry, h framework.Handle) (*profileRuntime
 		}
 		if x, ok := pl.(framework.PreBindPlugin); ok {
 			rt.preBind = append(rt.preBind, pointEntry[framework.PreBindPlugin]{x, bit})
+		}
+		if x, ok := pl.(framework.PostFilterPlugin); ok {
+			rt.postFilter = append(rt.postFilter, pointEntry[framework.PostFilterPlugin]{x, bit})
 		}
 		if x, ok := pl.(framework.BindPlugin); ok {
 			rt.bind = append(rt.bind, pointEntry[framework.BindPlugin]{x, bit})

@@ -65,6 +65,11 @@ type cycleResult struct {
 	// winnerScores are the winner's normalized per-plug-in scores (for the trace).
 	winnerScores []int64
 	scoreSkipped uint64
+	// Preemption (preemption.go): the PreFilter skip set, whether the nominated
+	// node passed at once, and the PostFilter outcome.
+	skipFilter        uint64
+	nominatedFastPath bool
+	post              postFilterOutcome
 }
 
 // findNodesThatFit runs PreFilter and Filter (schedule_one.go findNodesThatFitPod,
@@ -108,6 +113,10 @@ func (s *Scheduler) findNodesThatFit(state *framework.CycleState, pod *framework
 	if d != nil {
 		d.SkippedFilters = rt.pluginNames(skipFilter)
 	}
+	r.skipFilter = skipFilter
+	if fp := s.evaluateNominatedNode(state, pod, r, d); fp != nil {
+		return fp
+	}
 	candidates := nodes
 	if !preRes.AllNodes() {
 		candidates = s.candidates[:0]
@@ -132,7 +141,7 @@ func (s *Scheduler) findNodesThatFit(state *framework.CycleState, pod *framework
 		for i := 0; i < len(candidates) && len(feasible) < toFind; i++ {
 			ni := candidates[(start+i)%len(candidates)]
 			examined++
-			st, bit := s.runFilters(state, pod, ni, skipFilter)
+			st, bit := s.runFiltersWithNominated(state, pod, ni, skipFilter)
 			if st == nil {
 				feasible = append(feasible, ni)
 				if d != nil {
@@ -251,7 +260,7 @@ func (s *Scheduler) prioritizeNodes(state *framework.CycleState, pod *framework.
 		}
 		d.Scores = make([]NodeScores, n)
 		for i, ni := range feasible {
-			d.Scores[i] = NodeScores{Node: ni.Name, Plugin: make([]int64, len(rt.score))}
+			d.Scores[i] = NodeScores{Node: ni.Name, Plugin: make([]int64, len(rt.score)), Raw: make([]int64, len(rt.score))}
 		}
 	}
 	for pi, e := range rt.score {
@@ -269,6 +278,9 @@ func (s *Scheduler) prioritizeNodes(state *framework.CycleState, pod *framework.
 				return
 			}
 			scores[i] = framework.NodeScore{Name: ni.Name, Score: sc}
+			if d != nil {
+				d.Scores[i].Raw[pi] = sc
+			}
 		}
 		if e.ext != nil {
 			if st := e.ext.NormalizeScore(state, pod, scores); !st.IsSuccess() {
@@ -327,6 +339,7 @@ func (s *Scheduler) schedulePod(pod *framework.PodInfo, r *cycleResult, d *Decis
 	s.state = state
 	feasible := s.findNodesThatFit(state, pod, r, d)
 	if r.rejected || r.err != nil {
+		s.runPostFilter(state, pod, r) // preemption.go
 		return
 	}
 	if len(feasible) == 1 {

@@ -264,7 +264,8 @@ func TestFitErrorMessageAndDecision(t *testing.T) {
 	var r cycleResult
 	d := &Decision{}
 	s.schedulePod(pod, &r, d)
-	want := "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu."
+	// DefaultPreemption's PostFilter message follows (FitError.PostFilterMsg).
+	want := "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 	if !r.rejected || r.message != want {
 		t.Fatalf("message %q, want %q", r.message, want)
 	}
@@ -312,7 +313,7 @@ func TestPreFilterResultRestrictsNodes(t *testing.T) {
 	pod.Spec.Affinity.NodeAffinity.Required[0].MatchFields[0].Values = []string{"gone"}
 	r = cycleResult{}
 	s.schedulePod(framework.NewPodInfo(pod), &r, nil)
-	want := "0/3 nodes are available: 3 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+	want := "0/3 nodes are available: 3 node(s) didn't satisfy plugin(s) [NodeAffinity]. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 	if !r.rejected || r.message != want {
 		t.Fatalf("message %q, want %q", r.message, want)
 	}

@@ -94,6 +94,7 @@ type Scheduler struct {
 
 	cur                cycle
 	nextStartNodeIndex int
+	pre                preemption // preemption.go: nominator, PostFilter buffers
 	stats              Stats
 
 	// Reused buffers of the cycle.
@@ -374,7 +375,7 @@ func (s *Scheduler) scheduleOne() {
 		c := &s.cur
 		c.res.winnerScores = ws
 		if s.cfg.OnDecision != nil {
-			c.decision = &Decision{Time: now, Pod: api.Ref(pod.Pod), PodUID: pod.Pod.UID, Attempt: info.Attempts}
+			c.decision = &Decision{Time: now, Pod: api.Ref(pod.Pod), PodUID: pod.Pod.UID, Attempt: info.Attempts, Profile: s.cfg.SchedulerName}
 		}
 		if s.tracing {
 			a, b, u := s.queue.lens()
@@ -591,7 +592,8 @@ func (s *Scheduler) fail(c *cycle, rejected bool, rejectors uint64, message stri
 		s.trace(storyStep, action, api.Ref(pod), fmt.Sprintf("%s (attempt %d; rejected by %s; requeued to %s)",
 			message, c.info.Attempts, orNone(plugins), dest))
 	}
-	s.setUnschedulableCondition(pod, reason, message)
+	nnn, setNNN := s.applyPostFilter(c) // preemption.go
+	s.setUnschedulableCondition(pod, reason, message, nnn, setNNN)
 }
 
 func orNone(names []string) string {
@@ -604,7 +606,9 @@ func orNone(names []string) string {
 // setUnschedulableCondition writes PodScheduled=False through the pods/status
 // subresource, unless the pod already carries the same condition (upstream
 // updatePod skips unchanged conditions, so repeated failures cost no write).
-func (s *Scheduler) setUnschedulableCondition(pod *api.Pod, reason, message string) {
+// When setNNN is set, status.nominatedNodeName becomes nnn in the same write
+// (handleSchedulingFailure with a PostFilter nomination).
+func (s *Scheduler) setUnschedulableCondition(pod *api.Pod, reason, message string, nnn api.NodeName, setNNN bool) {
 	cur := pod
 	if s.podInf == nil {
 		return
@@ -614,10 +618,14 @@ func (s *Scheduler) setUnschedulableCondition(pod *api.Pod, reason, message stri
 			cur = p
 		}
 	}
-	if c := cur.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Reason == reason && c.Message == message {
+	if c := cur.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Reason == reason && c.Message == message &&
+		(!setNNN || cur.Status.NominatedNodeName == nnn) {
 		return
 	}
 	np := cur.DeepCopy()
+	if setNNN {
+		np.Status.NominatedNodeName = nnn
+	}
 	np.SetCondition(api.PodScheduled, api.ConditionFalse, reason, s.eng.Now())
 	np.Condition(api.PodScheduled).Message = message
 	np.ResourceVersion = 0 // a patch: no precondition
