@@ -25,6 +25,8 @@ type schedCache struct {
 	images map[string]*framework.ImageState
 	// index finds assigned pods by namespace/label and the pods with affinity terms.
 	index podIndex
+	// match counts assigned pods per selector for PodTopologySpread (match_counts.go).
+	match matchCounts
 
 	// Node tree (backend/cache/node_tree.go): zones in order of first appearance,
 	// nodes of a zone in insertion order.
@@ -141,6 +143,7 @@ func (c *schedCache) addNode(n *api.Node) *framework.NodeInfo {
 	ni.SetNode(n)
 	c.addImages(ni, n)
 	c.treeAdd(ni, zoneKey(n))
+	c.matchNodesChanged()
 	return ni
 }
 
@@ -160,6 +163,7 @@ func (c *schedCache) updateNode(n *api.Node) framework.ActionType {
 	}
 	if !stringMapsEqual(old.Labels, n.Labels) {
 		act |= framework.UpdateNodeLabel
+		c.matchNodesChanged()
 	}
 	if old.Spec.Unschedulable != n.Spec.Unschedulable || !taintsEqual(old.Spec.Taints, n.Spec.Taints) {
 		act |= framework.UpdateNodeTaint
@@ -192,6 +196,7 @@ func (c *schedCache) removeNode(name api.NodeName) {
 	c.removeImages(ni)
 	c.treeRemove(name)
 	ni.SetNode(nil)
+	c.matchNodesChanged()
 	if len(ni.Pods) == 0 {
 		delete(c.nodes, name)
 	}
@@ -242,17 +247,20 @@ func (c *schedCache) addPod(pi *framework.PodInfo) *framework.PodInfo {
 		ps.info, ps.node, ps.assumed = pi, node, false
 		c.nodeInfo(node).AddPod(pi)
 		c.index.add(pi, node)
+		c.matchAdd(pi, node)
 		return old
 	}
 	c.pods[uid] = &podState{info: pi, node: node}
 	c.nodeInfo(node).AddPod(pi)
 	c.index.add(pi, node)
+	c.matchAdd(pi, node)
 	return nil
 }
 
 // detach removes a pod's accounting from its node (dropping an empty placeholder).
 func (c *schedCache) detach(ps *podState) {
 	c.index.remove(ps.info)
+	c.matchRemove(ps.info)
 	if ni := c.nodes[ps.node]; ni != nil {
 		ni.RemovePod(ps.info.Pod.UID)
 		if ni.Node() == nil && len(ni.Pods) == 0 {
@@ -281,6 +289,7 @@ func (c *schedCache) assumePod(pi *framework.PodInfo, node api.NodeName) {
 	c.pods[pi.Pod.UID] = &podState{info: pi, node: node, assumed: true}
 	c.nodeInfo(node).AddPod(pi)
 	c.index.add(pi, node)
+	c.matchAdd(pi, node)
 }
 
 // forgetPod releases an assumed pod whose binding failed; it reports whether the

@@ -1,6 +1,10 @@
 package framework
 
 import (
+	"sort"
+	"strconv"
+	"strings"
+
 	"github.com/kubesim/kubesim/model/api"
 )
 
@@ -113,4 +117,63 @@ func HasPodAffinity(p *api.Pod) bool {
 
 func hasTerms(a *api.PodAffinity) bool {
 	return a != nil && (len(a.Required) > 0 || len(a.Preferred) > 0)
+}
+
+// MatchCounter is optionally implemented by a Handle (the scheduler implements it):
+// counts of the assigned, non-terminating pods of a namespace that a selector
+// matches, kept current incrementally by the scheduler cache so that
+// PodTopologySpread reads them in O(nodes) instead of walking the matching pods
+// every cycle. The counts are exactly those ForEachAssignedPod would aggregate.
+// Returned maps are shared and read-only; they stay valid only until the cache next
+// changes (so within one plug-in phase sequence of a cycle). Missing keys mean 0.
+type MatchCounter interface {
+	// MatchingPodsPerNode returns the matching pods per node name, including nodes
+	// the cache only knows as placeholders (Handle.NodeInfo returns nil for them).
+	MatchingPodsPerNode(ns string, sel *LabelSelectorRef) map[api.NodeName]int
+	// MatchingPodsPerDomain returns the matching pods summed per value of the
+	// topology label key over the known nodes (Handle.NodeInfo non-nil), keyed by
+	// node.Labels[key] (so "" for nodes without the key).
+	MatchingPodsPerDomain(ns string, sel *LabelSelectorRef, key string) map[string]int
+}
+
+// LabelSelectorRef is a label selector with its canonical string, computed once per
+// cycle by the caller (NewLabelSelectorRef) and used as the counts' cache key.
+type LabelSelectorRef struct {
+	Sel *api.LabelSelector
+	Key string
+}
+
+// NewLabelSelectorRef returns sel with its canonical string: matchLabels sorted by
+// key, then the expressions in order, every string length-prefixed. Returns nil for
+// a nil selector (which matches nothing).
+func NewLabelSelectorRef(sel *api.LabelSelector) *LabelSelectorRef {
+	if sel == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(sel.MatchLabels))
+	for k := range sel.MatchLabels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	w := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	b.WriteByte('L')
+	for _, k := range keys {
+		w(k)
+		w(sel.MatchLabels[k])
+	}
+	for _, r := range sel.MatchExpressions {
+		b.WriteByte('E')
+		w(r.Key)
+		w(string(r.Operator))
+		b.WriteString(strconv.Itoa(len(r.Values)))
+		for _, v := range r.Values {
+			w(v)
+		}
+	}
+	return &LabelSelectorRef{Sel: sel, Key: b.String()}
 }

@@ -9,8 +9,10 @@
 //     default constraints (System: hostname maxSkew 3, zone maxSkew 5) with the
 //     selector of the Services/ReplicaSets/StatefulSets selecting the pod.
 //
-// Counting visits only the pods matching a constraint's selector through the
-// scheduler's label index (framework.ForEachAssignedPod), not every pod.
+// Counting reads the scheduler's incremental per-selector counts
+// (framework.MatchCounter: per node, and per topology domain) in O(nodes); with a
+// handle without them it visits the pods matching a constraint's selector through
+// the label index (framework.ForEachAssignedPod). Both give identical counts.
 // Simplifications: matchLabelKeys and nodeTaintsPolicy are not modelled
 // (nodeAffinityPolicy is Honor, nodeTaintsPolicy Ignore, the upstream defaults);
 // there are no PreFilterExtensions (preemption dry runs do not update the counts).
@@ -141,6 +143,7 @@ type constraint struct {
 	key        string
 	minDomains int32
 	sel        *api.LabelSelector
+	ref        *framework.LabelSelectorRef // lazily, for framework.MatchCounter
 	selfMatch  int
 }
 
@@ -174,6 +177,14 @@ func (pl *PodTopologySpread) constraints(pod *api.Pod, action api.UnsatisfiableC
 		out = append(out, newConstraint(c, sel, pod))
 	}
 	return out
+}
+
+// selRef returns the constraint's selector with its canonical key (computed once).
+func (c *constraint) selRef() *framework.LabelSelectorRef {
+	if c.ref == nil {
+		c.ref = framework.NewLabelSelectorRef(c.sel)
+	}
+	return c.ref
 }
 
 func newConstraint(c api.TopologySpreadConstraint, sel *api.LabelSelector, pod *api.Pod) constraint {
@@ -245,14 +256,26 @@ func (pl *PodTopologySpread) PreFilter(state *framework.CycleState, pod *framewo
 			s.counts[i][n.Labels[cons[i].key]] += 0
 		}
 	}
+	mc, incremental := pl.h.(framework.MatchCounter)
 	for i := range cons {
 		c := &cons[i]
-		framework.ForEachAssignedPod(pl.h, pod.Pod.Namespace, c.sel, func(_ *framework.PodInfo, ni *framework.NodeInfo) {
-			if ni == nil || !eligible[ni.Name] {
-				return
+		if incremental {
+			for name, cnt := range mc.MatchingPodsPerNode(pod.Pod.Namespace, c.selRef()) { // order-independent sums
+				if !eligible[name] {
+					continue
+				}
+				if ni := pl.h.NodeInfo(name); ni != nil {
+					s.counts[i][ni.Node().Labels[c.key]] += cnt
+				}
 			}
-			s.counts[i][ni.Node().Labels[c.key]]++
-		})
+		} else {
+			framework.ForEachAssignedPod(pl.h, pod.Pod.Namespace, c.sel, func(_ *framework.PodInfo, ni *framework.NodeInfo) {
+				if ni == nil || !eligible[ni.Name] {
+					return
+				}
+				s.counts[i][ni.Node().Labels[c.key]]++
+			})
+		}
 		m := math.MaxInt32
 		for _, n := range s.counts[i] { // the minimum: order-independent
 			m = min(m, n)
@@ -337,11 +360,13 @@ func (pl *PodTopologySpread) PreScore(state *framework.CycleState, pod *framewor
 			}
 		}
 	}
+	mc, incremental := pl.h.(framework.MatchCounter)
 	for i := range cons {
 		c := &cons[i]
 		size := len(s.counts[i])
-		if c.key == api.LabelHostname {
-			size = len(filtered) - len(s.ignored)
+		if incremental {
+			pl.countIncremental(mc, s, i, pod.Pod, requireAll)
+		} else if c.key == api.LabelHostname {
 			hc := map[api.NodeName]int{}
 			framework.ForEachAssignedPod(pl.h, pod.Pod.Namespace, c.sel, func(_ *framework.PodInfo, ni *framework.NodeInfo) {
 				if ni != nil {
@@ -362,6 +387,9 @@ func (pl *PodTopologySpread) PreScore(state *framework.CycleState, pod *framewor
 					s.counts[i][n.Labels[c.key]]++
 				}
 			})
+		}
+		if c.key == api.LabelHostname {
+			size = len(filtered) - len(s.ignored)
 		}
 		// scoring.go topologyNormalizingWeight: ln(size + 2).
 		s.weights[i] = math.Log(float64(size + 2))
@@ -440,4 +468,48 @@ func (*PodTopologySpread) EventsToRegister() []framework.ClusterEvent {
 		{Resource: framework.AssignedPodResource, ActionType: framework.Add | framework.Delete},
 		{Resource: framework.NodeResource, ActionType: framework.Add | framework.UpdateNodeLabel},
 	}
+}
+
+// countIncremental fills constraint i's counts of s from the handle's incremental
+// counts (framework.MatchCounter), with exactly the results of the pod walk in
+// PreScore: hostname constraints read the per-node counts (a shared map, read
+// before the cache next changes, i.e. within this cycle); other keys sum per
+// domain, over all known nodes when every node qualifies (system defaulting and no
+// node affinity), else over the nodes passing the same checks as the walk.
+func (pl *PodTopologySpread) countIncremental(mc framework.MatchCounter, s *preScoreState, i int, pod *api.Pod, requireAll bool) {
+	c := &s.cons[i]
+	if c.key == api.LabelHostname {
+		s.hostCounts[i] = mc.MatchingPodsPerNode(pod.Namespace, c.selRef())
+		return
+	}
+	counts := s.counts[i]
+	if !requireAll && !hasNodeAffinity(pod) {
+		dom := mc.MatchingPodsPerDomain(pod.Namespace, c.selRef(), c.key)
+		for v := range counts { // assigns existing keys only
+			counts[v] = dom[v]
+		}
+		return
+	}
+	for name, cnt := range mc.MatchingPodsPerNode(pod.Namespace, c.selRef()) { // order-independent sums
+		ni := pl.h.NodeInfo(name)
+		if ni == nil || ni.Node() == nil {
+			continue
+		}
+		n := ni.Node()
+		if requireAll && !hasAllKeys(n, s.cons) || !matchesNodeAffinity(pod, n) {
+			continue
+		}
+		if _, ok := counts[n.Labels[c.key]]; ok {
+			counts[n.Labels[c.key]] += cnt
+		}
+	}
+}
+
+// hasNodeAffinity reports whether matchesNodeAffinity can reject a node.
+func hasNodeAffinity(pod *api.Pod) bool {
+	if len(pod.Spec.NodeSelector) > 0 {
+		return true
+	}
+	a := pod.Spec.Affinity
+	return a != nil && a.NodeAffinity != nil && a.NodeAffinity.Required != nil
 }
