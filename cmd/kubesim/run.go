@@ -24,15 +24,16 @@ import (
 // runSettings are the run command's settings after flags, environment and config
 // file are merged.
 type runSettings struct {
-	seed     uint64
-	seedSet  bool
-	until    time.Duration
-	trace    results.TraceLevel
-	traceOut string
-	outDir   string
-	format   string
-	lang     narrate.Lang
-	sched    schedRunSettings // --scheduler-config, --explain (explain_sched.go)
+	seed      uint64
+	seedSet   bool
+	until     time.Duration
+	trace     results.TraceLevel
+	traceOut  string
+	outDir    string
+	format    string
+	lang      narrate.Lang
+	sched     schedRunSettings // --scheduler-config, --explain (explain_sched.go)
+	manifests []string         // --manifests (manifests.go)
 }
 
 func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
@@ -52,6 +53,9 @@ func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := addManifestFlags(sc, rs.manifests); err != nil {
+				return err
+			}
 			return runWithTraceFormat(v, sc, rs, stdout, stderr)
 		},
 	}
@@ -65,6 +69,7 @@ func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 	f.String("out", "", "write summary.json, timeseries.csv and trace.jsonl into this directory")
 	f.String("format", "table", "result format on standard output: table or json")
 	f.String("scheduler-config", "", "schedule with this KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)")
+	f.StringSlice("manifests", nil, "apply these Kubernetes manifest files or directories at time 0, besides the scenario's (repeatable or comma-separated; docs/workloads.md)")
 	f.String("explain", "", "write every scheduling decision (per-node filter verdicts and scores) as JSON Lines to this file; with --out also DIR/scheduling.jsonl")
 	return cmd
 }
@@ -100,6 +105,7 @@ func readRunSettings(v *viper.Viper, cmd *cobra.Command) (runSettings, error) {
 		return rs, err
 	}
 	rs.sched = sched
+	rs.manifests = v.GetStringSlice("manifests")
 	lang, err := narrate.ParseLang(v.GetString("lang"))
 	if err != nil {
 		return rs, badInput("--lang: %v", err)
@@ -197,6 +203,7 @@ func runScenario(sc *scenario.Scenario, rs runSettings, stdout, stderr io.Writer
 		return err
 	}
 	opts.TraceEachRequest = level == results.TraceEvents
+	printManifestWarnings(stderr, opts.Manifests)
 	cl, err := cluster.Build(sc, opts, col)
 	if err != nil {
 		return &inputError{fmt.Errorf("scenario %s: %w", sc.Name, err)}

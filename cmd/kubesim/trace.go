@@ -36,6 +36,11 @@ func clusterOptions(sc *scenario.Scenario, seed uint64, policy string) (cluster.
 			return opts, err
 		}
 	}
+	if ms, err := scenarioManifests(sc); err != nil { // manifests.go
+		return opts, err
+	} else {
+		opts.Manifests = ms
+	}
 	tr := sc.Trace
 	if tr == nil {
 		return opts, nil

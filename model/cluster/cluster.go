@@ -55,6 +55,10 @@ type Options struct {
 	// model does no I/O): the nodes replace cluster.nodes; the pods are replayed.
 	TraceNodes []workload.NodeSpec
 	TracePods  []workload.AlibabaPod
+	// Manifests are Kubernetes manifests to apply (read by the caller): their
+	// Nodes join the cluster after the scenario's; their objects are created at
+	// each batch's time (manifests.go).
+	Manifests []ManifestBatch
 }
 
 // Cluster is a built cluster, ready to run.
@@ -234,6 +238,17 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	if opts.TraceNodes != nil {
 		parts = traceNodeParts(sc, opts.TraceNodes)
 	}
+	parts = append(parts, manifestNodeParts(sc, opts.Manifests, len(parts))...)
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("the cluster has no nodes: cluster.nodes is empty and no trace node list or manifest Node gives one")
+	}
+	seen := map[string]bool{}
+	for _, p := range parts {
+		if seen[p.Name] {
+			return nil, fmt.Errorf("node %q is defined twice (scenario node pools, trace nodes and manifest Nodes share one namespace)", p.Name)
+		}
+		seen[p.Name] = true
+	}
 	for _, part := range parts {
 		if err := c.addNode(&part); err != nil {
 			return nil, err
@@ -355,6 +370,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		return nil, err
 	}
 	c.scheduleActions()
+	c.applyManifests(opts.Manifests)
 	if tr := sc.Trace; tr != nil && opts.TracePods != nil {
 		ro := workload.DefaultReplayOptions()
 		ro.TimeScale = tr.TimeScale

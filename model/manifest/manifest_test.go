@@ -90,19 +90,19 @@ func TestRealisticManifests(t *testing.T) {
 
 	// Warnings: ignored fields and the skipped ConfigMap, each with its line.
 	want := map[string]bool{
-		"app.yaml:8: priorityclass/high: description: ignored":                                                   false,
-		"app.yaml:37: deployment/shop/web: spec.template.spec.serviceAccountName: ignored":                       false,
-		"app.yaml:82: deployment/shop/web: spec.template.spec.containers[0].args: ignored":                       false,
-		"app.yaml:83: deployment/shop/web: spec.template.spec.containers[0].env: ignored":                        false,
-		"app.yaml:97: deployment/shop/web: spec.template.spec.containers[0].readinessProbe.httpGet: ignored":     false,
-		"app.yaml:135: job/default/train: spec.ttlSecondsAfterFinished: ignored":                                 false,
-		"app.yaml:156: ConfigMap/web-config: document skipped":                                                   false,
-		"app.yaml:110: deployment/shop/web: spec.template.spec.volumes[0].configMap: ignored":                    false,
-		"app.yaml:145: job/default/train: spec.template.spec.initContainers[0].command: ignored":                 false,
-		"app.yaml:12: deployment/shop/web: metadata.annotations":                                                 true, // used, never warned
-		"app.yaml:83: deployment/shop/web: spec.template.spec.containers[0].ports[0].name: ignored":              true,
-		"app.yaml:42: deployment/shop/web: spec.template.spec.tolerations[0].key: ignored":                       true,
-		"app.yaml:67: deployment/shop/web: spec.template.spec.topologySpreadConstraints[0].maxSkew: ignored":     true,
+		"app.yaml:8: priorityclass/high: description: ignored":                                                    false,
+		"app.yaml:37: deployment/shop/web: spec.template.spec.serviceAccountName: ignored":                        false,
+		"app.yaml:82: deployment/shop/web: spec.template.spec.containers[0].args: ignored":                        false,
+		"app.yaml:83: deployment/shop/web: spec.template.spec.containers[0].env: ignored":                         false,
+		"app.yaml:97: deployment/shop/web: spec.template.spec.containers[0].readinessProbe.httpGet: ignored":      false,
+		"app.yaml:135: job/default/train: spec.ttlSecondsAfterFinished: ignored":                                  false,
+		"app.yaml:156: ConfigMap/web-config: document skipped":                                                    false,
+		"app.yaml:110: deployment/shop/web: spec.template.spec.volumes[0].configMap: ignored":                     false,
+		"app.yaml:145: job/default/train: spec.template.spec.initContainers[0].command: ignored":                  false,
+		"app.yaml:12: deployment/shop/web: metadata.annotations":                                                  true, // used, never warned
+		"app.yaml:83: deployment/shop/web: spec.template.spec.containers[0].ports[0].name: ignored":               true,
+		"app.yaml:42: deployment/shop/web: spec.template.spec.tolerations[0].key: ignored":                        true,
+		"app.yaml:67: deployment/shop/web: spec.template.spec.topologySpreadConstraints[0].maxSkew: ignored":      true,
 		"app.yaml:88: deployment/shop/web: spec.template.spec.containers[0].resources.requests.ephemeral-storage": true,
 	}
 	for _, w := range s.Warnings {
@@ -163,7 +163,7 @@ func TestErrors(t *testing.T) {
 	const head = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n"
 	cases := []struct {
 		name, in string
-		want []string
+		want     []string
 	}{
 		{"bad quantity", head + "      resources:\n        requests:\n          cpu: 5OOm\n",
 			[]string{"bad.yaml:11: document 1 (Pod p): spec.containers[0].resources.requests.cpu:", `"5OOm" is not a valid quantity`}},

@@ -33,6 +33,11 @@ type Scenario struct {
 	// nodes) instead of, or besides, the workload above.
 	Trace   *Trace   `yaml:"trace"`
 	Actions []Action `yaml:"actions"`
+	// Manifests are Kubernetes manifest files or directories (of .yaml, .yml and
+	// .json files) whose objects are applied at a time (0 unless given); their
+	// Nodes join the cluster. Paths are relative to the scenario file. See
+	// docs/workloads.md.
+	Manifests []ManifestRef `yaml:"manifests"`
 	// Expect lists outcomes the run must show; `kubesim run` checks them and exits
 	// 1 when one fails (the built-in scenarios' assertions).
 	Expect []Expectation `yaml:"expect"`
@@ -463,6 +468,34 @@ type Trace struct {
 	TimeScale float64 `yaml:"timeScale"`
 	// Limit replays only the first N pods (0 = all).
 	Limit int `yaml:"limit"`
+}
+
+// ManifestRef names manifests to apply: a path ("app.yaml", "k8s/") or a mapping
+// {path: app.yaml, at: 5m}.
+type ManifestRef struct {
+	Path string   `yaml:"path"`
+	At   Duration `yaml:"at"`
+	Line int      `yaml:"-"`
+}
+
+// UnmarshalYAML accepts a plain path or a mapping.
+func (m *ManifestRef) UnmarshalYAML(n *yaml.Node) error {
+	m.Line = n.Line
+	if n.Kind == yaml.ScalarNode {
+		m.Path = n.Value
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return lineErr(n, "expected a path or a mapping such as {path: app.yaml, at: 5m}")
+	}
+	type plain ManifestRef
+	var p plain
+	if err := decodeStrict(n, &p); err != nil {
+		return err
+	}
+	*m = ManifestRef(p)
+	m.Line = n.Line
+	return nil
 }
 
 // Error is a problem in a scenario file.

@@ -143,8 +143,15 @@ func (s *Scenario) validate() error {
 			add(s.errAt("trace.limit", "must not be negative"))
 		}
 	}
-	if len(c.Nodes) == 0 && (s.Trace == nil || s.Trace.Nodes == "") {
-		add(s.errAt("cluster.nodes", "at least one node pool is required (or a trace with a node list)"))
+	if len(c.Nodes) == 0 && (s.Trace == nil || s.Trace.Nodes == "") && len(s.Manifests) == 0 {
+		add(s.errAt("cluster.nodes", "at least one node pool is required (or a trace with a node list, or manifests with Nodes)"))
+	}
+	for i, m := range s.Manifests {
+		path := fmt.Sprintf("manifests[%d]", i)
+		if m.Path == "" {
+			add(s.errAt(path+".path", "required: a manifest file or directory"))
+		}
+		add(nonNeg(path+".at", &m.At))
 	}
 	nodeSet := map[string]bool{}
 	for i := range c.Nodes {
