@@ -80,6 +80,8 @@ type Cluster struct {
 	Autoscaler *autoscaler.Autoscaler
 	// Replay replays the scenario's trace (nil without one).
 	Replay *workload.Replay
+	// Synthetic are the scenario's synthetic workload generators, in order.
+	Synthetic []*workload.Synthetic
 
 	sc        *scenario.Scenario
 	tel       sim.Telemetry
@@ -382,6 +384,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		rp.Start()
 		c.Replay = rp
 	}
+	if err := c.startSynthetic(); err != nil {
+		return nil, err
+	}
 	every := opts.SampleEvery
 	if every <= 0 {
 		// One sample a second, or 2,000 samples over a long run (whole seconds): the
@@ -400,6 +405,22 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		}
 	}
 	return c, nil
+}
+
+// startSynthetic starts the scenario's synthetic generators, each creating its
+// pods (or Jobs) through its own client.
+func (c *Cluster) startSynthetic() error {
+	arr, sizes := workload.NewArrivalRegistry(), workload.NewSizeRegistry()
+	for i := range c.sc.Workload.Synthetic {
+		cfg := c.sc.Workload.Synthetic[i].Config()
+		g, err := workload.NewSynthetic(c.Eng, c.API.Client("synthetic/"+cfg.Name, 0, 0), cfg, arr, sizes, c.Registry, c.tel)
+		if err != nil {
+			return fmt.Errorf("workload.synthetic[%d]: %w", i, err)
+		}
+		g.Start()
+		c.Synthetic = append(c.Synthetic, g)
+	}
+	return nil
 }
 
 // FaultSpec converts a scenario fault into the fault model's spec.

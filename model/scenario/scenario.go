@@ -242,6 +242,9 @@ type Workload struct {
 	Traffic      []Traffic      `yaml:"traffic"`
 	HPAs         []HPA          `yaml:"horizontalPodAutoscalers"`
 	Storage      []StorageClass `yaml:"storageClasses"`
+	// Synthetic are generators of pods (or Jobs) with random arrivals, sizes and
+	// run times (synthetic.go; docs/workloads.md).
+	Synthetic []Synthetic `yaml:"synthetic"`
 }
 
 // StatefulSet is an apps/v1 StatefulSet, written compactly like Deployment.

@@ -416,6 +416,7 @@ func (s *Scenario) validate() error {
 		}
 	}
 	s.validateCapabilities(add, checkDist, nonNeg, nodeSet)
+	s.validateSynthetic(add)
 	if len(errs) > 0 {
 		return errs[0] // the first problem, in file order of the checks
 	}
