@@ -102,12 +102,16 @@ filter and prioritize; see examples/extender).`,
 			if err != nil {
 				return err
 			}
+			if err := addManifestFlags(sc, v.GetStringSlice("manifests")); err != nil { // manifests.go
+				return err
+			}
 			return runCompare(sc, policies, seeds, parallel, outDir, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
 	f.String("policies", "default", "comma-separated scheduling policies to compare")
 	f.Int("seeds", 5, "replications per policy (seeds 1..N)")
+	f.StringSlice("manifests", nil, "apply these Kubernetes manifest files or directories at time 0 in every run (docs/workloads.md)")
 	f.Int("parallel", 1, "runs at once (each run is single-threaded and deterministic)")
 	f.String("out", ".", "directory for compare.csv and compare.json")
 	return cmd

@@ -556,7 +556,8 @@ func (c *converter) container(path string, k *corev1.Container, init, hostNetwor
 	}
 	// A limit without a request defaults the request to the limit, for every
 	// resource (pkg/apis/core/v1/defaults.go SetDefaults_Pod).
-	for name, q := range k.Resources.Limits {
+	for _, name := range sortedNames(k.Resources.Limits) {
+		q := k.Resources.Limits[name]
 		if _, ok := k.Resources.Requests[name]; !ok {
 			one, _ := c.resources(path+".resources.limits", corev1.ResourceList{name: q}, false)
 			out.Requests.Add(&one)
@@ -564,14 +565,16 @@ func (c *converter) container(path string, k *corev1.Container, init, hostNetwor
 	}
 	// Extended resources cannot be overcommitted: request must equal limit
 	// (pkg/apis/core/validation validateResourceRequirements).
-	for name, lim := range k.Resources.Limits {
+	for _, name := range sortedNames(k.Resources.Limits) {
+		lim := k.Resources.Limits[name]
 		if isExtended(name) {
 			if req, ok := k.Resources.Requests[name]; ok && req.Cmp(lim) != 0 {
 				return out, c.errf(path+".resources.requests."+string(name), "must equal its limit (%s): extended resources cannot be overcommitted", lim.String())
 			}
 		}
 	}
-	for name, req := range k.Resources.Requests {
+	for _, name := range sortedNames(k.Resources.Requests) {
+		req := k.Resources.Requests[name]
 		if isExtended(name) {
 			if _, ok := k.Resources.Limits[name]; !ok && !strings.HasPrefix(string(name), "kubesim.io/") {
 				c.warn(path+".resources.requests."+string(name), "an extended resource needs a limit in Kubernetes (request "+req.String()+" taken as given)")
@@ -995,4 +998,14 @@ func fieldSet(v any, name string) bool {
 	}
 	f := rv.FieldByName(name)
 	return f.IsValid() && !f.IsZero()
+}
+
+// sortedNames returns a resource list's names, sorted (deterministic messages).
+func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
+	out := make([]corev1.ResourceName, 0, len(l))
+	for n := range l {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
