@@ -896,8 +896,12 @@ func (c *converter) service(s *corev1.Service) (api.Object, error) {
 		}
 		out.Spec.Ports = append(out.Spec.Ports, sp)
 	}
-	if s.Spec.ClusterIP == corev1.ClusterIPNone {
-		c.warn("spec.clusterIP", "a headless Service gets a virtual IP in kubesim (its endpoints are the same)")
+	switch ip := s.Spec.ClusterIP; ip {
+	case "":
+	case corev1.ClusterIPNone:
+		c.warn("spec.clusterIP", "ignored: a headless Service gets a virtual IP in kubesim (its endpoints are the same)")
+	default:
+		out.Spec.ClusterIP = ip
 	}
 	return out, nil
 }

@@ -114,7 +114,7 @@ var (
 			"spec.completionMode", "spec.suspend", "spec.podFailurePolicy", "spec.successPolicy", "spec.backoffLimitPerIndex",
 			"spec.maxFailedIndexes", "spec.activeDeadlineSeconds", "spec.managedBy", "spec.scheduling", "spec.failedPodsLimit"},
 		"Pod":           {},
-		"Service":       {"spec.selector", "spec.ports[*].name", "spec.ports[*].protocol", "spec.ports[*].port", "spec.ports[*].targetPort", "spec.type", "spec.sessionAffinity", "spec.publishNotReadyAddresses"},
+		"Service":       {"spec.selector", "spec.ports[*].name", "spec.ports[*].protocol", "spec.ports[*].port", "spec.ports[*].targetPort", "spec.type", "spec.sessionAffinity", "spec.publishNotReadyAddresses", "spec.clusterIP"},
 		"PriorityClass": {"value", "globalDefault", "preemptionPolicy"},
 		"Node":          {"metadata.labels", "spec.taints", "spec.unschedulable", "status.capacity", "status.allocatable"},
 	}
