@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/model/apiserver"
 	"github.com/kubesim/kubesim/model/dist"
+	"github.com/kubesim/kubesim/model/etcd"
 	"github.com/kubesim/kubesim/sim"
 )
 
@@ -173,15 +175,26 @@ func TestSyntheticValidation(t *testing.T) {
 // created objects' descriptions, in creation order.
 func runSynthetic(t *testing.T, seed uint64, cfg SyntheticConfig, until time.Duration) (string, *Synthetic) {
 	t.Helper()
-	s := newStack(t, seed, true)
-	g, err := NewSynthetic(s.eng, s.srv.Client("synthetic", 0, 0), cfg, NewArrivalRegistry(), NewSizeRegistry(), dist.NewRegistry(), s.tel)
+	// etcd and the apiserver only: the generator's output does not depend on a scheduler.
+	eng := sim.New(seed)
+	reg := dist.NewRegistry()
+	st, err := etcd.New(eng, etcd.DefaultConfig(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel := &recorder{keep: true}
+	srv, err := apiserver.New(eng, st, apiserver.DefaultConfig(), reg, tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewSynthetic(eng, srv.Client("synthetic", 0, 0), cfg, NewArrivalRegistry(), NewSizeRegistry(), reg, tel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.Start()
-	s.eng.RunUntil(sim.Time(until))
+	eng.RunUntil(sim.Time(until))
 	var b strings.Builder
-	for _, r := range s.tel.records {
+	for _, r := range tel.records {
 		if r.Component == SyntheticComponent {
 			fmt.Fprintf(&b, "%d %s %s %s\n", r.Time, r.Action, r.Object, r.Detail)
 		}
@@ -246,8 +259,9 @@ func times(s string) string {
 	return b.String()
 }
 
-// TestSyntheticPodsRunAndComplete: generated pods and Jobs land on a node, run for
-// their duration and succeed, freeing the node.
+// TestSyntheticObjects: a Job arrival carries one completion, the drawn requests
+// (a GPU share), the drawn run time and the GPU-model affinity. (That the pods run
+// and complete is checked end to end by cmd/kubesim TestSyntheticBatchScenario.)
 func TestSyntheticObjects(t *testing.T) {
 	cfg := batchConfig()
 	g := &Synthetic{cfg: cfg}
