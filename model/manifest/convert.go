@@ -340,6 +340,10 @@ func (c *converter) job(j *batchv1.Job) (api.Object, error) {
 			return nil, c.errf("spec.backoffLimit", "must not be negative")
 		}
 		out.Spec.BackoffLimit = *v
+		if *v == 0 {
+			// api.JobSpec cannot tell 0 from unset: the apiserver defaults it to 6.
+			c.warn("spec.backoffLimit", "backoffLimit 0 becomes kubesim's default 6 (a failed pod is retried)")
+		}
 	}
 	c.warnNoRunDuration(tmpl, "spec.template.metadata.annotations", "the Job never completes")
 	return out, nil
