@@ -59,6 +59,11 @@ type Options struct {
 	// Nodes join the cluster after the scenario's; their objects are created at
 	// each batch's time (manifests.go).
 	Manifests []ManifestBatch
+	// Arrivals and Sizes are the synthetic generators' registries of arrival
+	// processes and size distributions (nil = the built-in ones); users add their
+	// own in Go with Register.
+	Arrivals *workload.ArrivalRegistry
+	Sizes    *workload.SizeRegistry
 }
 
 // Cluster is a built cluster, ready to run.
@@ -384,7 +389,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		rp.Start()
 		c.Replay = rp
 	}
-	if err := c.startSynthetic(); err != nil {
+	if err := c.startSynthetic(opts.Arrivals, opts.Sizes); err != nil {
 		return nil, err
 	}
 	every := opts.SampleEvery
@@ -409,8 +414,13 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 
 // startSynthetic starts the scenario's synthetic generators, each creating its
 // pods (or Jobs) through its own client.
-func (c *Cluster) startSynthetic() error {
-	arr, sizes := workload.NewArrivalRegistry(), workload.NewSizeRegistry()
+func (c *Cluster) startSynthetic(arr *workload.ArrivalRegistry, sizes *workload.SizeRegistry) error {
+	if arr == nil {
+		arr = workload.NewArrivalRegistry()
+	}
+	if sizes == nil {
+		sizes = workload.NewSizeRegistry()
+	}
 	for i := range c.sc.Workload.Synthetic {
 		cfg := c.sc.Workload.Synthetic[i].Config()
 		g, err := workload.NewSynthetic(c.Eng, c.API.Client("synthetic/"+cfg.Name, 0, 0), cfg, arr, sizes, c.Registry, c.tel)
