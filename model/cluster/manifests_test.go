@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/model/manifest"
 	"github.com/kubesim/kubesim/model/scenario"
+	"github.com/kubesim/kubesim/model/workload"
 	"github.com/kubesim/kubesim/sim"
 )
 
@@ -150,5 +152,50 @@ func TestManifestNodeNamesMustBeUnique(t *testing.T) {
 	_, err = Build(sc, Options{Manifests: []ManifestBatch{{Set: parseSet(t, "n.yaml", manifestNodes)}}}, nil)
 	if err == nil || !strings.Contains(err.Error(), `node "big" is defined twice`) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// fixedArrivals is a user-registered arrival process: one arrival every 10 s.
+type fixedArrivals struct{ n time.Duration }
+
+func (f *fixedArrivals) Next() time.Duration { f.n += 10 * time.Second; return f.n }
+
+// TestUserArrivalProcess: a process registered in Go through Options.Arrivals
+// drives a synthetic generator.
+func TestUserArrivalProcess(t *testing.T) {
+	in := "name: u\nduration: 1m\ncluster:\n  nodes: [{name: n, cpu: \"4\", memory: 8Gi}]\nworkload:\n  synthetic:\n" +
+		"    - {name: tick, arrival: {process: poisson, rate: 1/s}, count: 3, duration: 5s}\n"
+	sc, err := scenario.Parse("u.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Workload.Synthetic[0].Arrival.Process = "every-10s"
+	arr := workload.NewArrivalRegistry()
+	arr.Register("every-10s", workload.ArrivalFactory{
+		Validate: func(workload.ArrivalSpec) error { return nil },
+		New:      func(workload.ArrivalSpec, rand.Source) workload.Arrivals { return &fixedArrivals{} },
+	})
+	if _, err := Build(sc, Options{}, nil); err == nil || !strings.Contains(err.Error(), `unknown arrival process "every-10s"`) {
+		t.Fatalf("without the registry: %v", err)
+	}
+	c, err := Build(sc, Options{Arrivals: arr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(sim.Time(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	g := c.Synthetic[0]
+	if g.Generated() != 3 || g.LastArrival() != sim.Time(30*time.Second) {
+		t.Errorf("generated %d, last at %v", g.Generated(), g.LastArrival())
+	}
+	succeeded := 0
+	for _, p := range c.Pods() {
+		if p.Status.Phase == api.PodSucceeded {
+			succeeded++
+		}
+	}
+	if succeeded != 3 {
+		t.Errorf("%d pods succeeded, want 3", succeeded)
 	}
 }
