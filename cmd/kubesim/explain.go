@@ -44,7 +44,11 @@ func newExplainCmd(v *viper.Viper, stdin io.Reader, stdout, stderr io.Writer) *c
 				seed = sc.Seed
 			}
 			col := results.NewCollector(results.TraceSteps)
-			cl, err := cluster.Build(sc, cluster.Options{Seed: seed}, col)
+			ms, err := scenarioManifests(sc) // manifests.go
+			if err != nil {
+				return err
+			}
+			cl, err := cluster.Build(sc, cluster.Options{Seed: seed, Manifests: ms}, col)
 			if err != nil {
 				return &inputError{fmt.Errorf("scenario %s: %w", sc.Name, err)}
 			}

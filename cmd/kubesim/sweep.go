@@ -320,7 +320,11 @@ func describeRun(p *sweep.Plan, r sweep.Run) string {
 func sweepRun(sw *loadedSweep, r sweep.Run, outDir string) error {
 	sc := sw.points[r.Point]
 	col := results.NewCollector(results.TraceOff)
-	cl, err := cluster.Build(sc, cluster.Options{Seed: r.Seed, Policy: r.Policy}, col)
+	ms, err := scenarioManifests(sc) // manifests.go
+	if err != nil {
+		return err
+	}
+	cl, err := cluster.Build(sc, cluster.Options{Seed: r.Seed, Policy: r.Policy, Manifests: ms}, col)
 	if err != nil {
 		return err
 	}
