@@ -187,8 +187,9 @@ func (c *converter) visit(pats []string, p string, line int, v *yaml.Node, walk 
 	case partly:
 		walk(v, p)
 	default:
-		if v.Kind == yaml.ScalarNode && (v.Tag == "!!null" || v.Value == "") {
-			return // an empty field changes nothing
+		if (v.Kind == yaml.ScalarNode && (v.Tag == "!!null" || v.Value == "")) ||
+			((v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode) && len(v.Content) == 0) {
+			return // an empty field (null, "", {} or []) sets nothing
 		}
 		msg := "ignored: not modeled by kubesim (does not change scheduling)"
 		if p == "status" || strings.HasPrefix(p, "status.") {

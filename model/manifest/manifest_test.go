@@ -233,3 +233,27 @@ func TestWarningSummaryGroups(t *testing.T) {
 		t.Errorf("summary %q", sum)
 	}
 }
+
+// TestKubectlOutput: what kubectl create --dry-run -o yaml and kubectl get -o yaml
+// print loads; empty fields ({} and null) give no warning, set ones do.
+func TestKubectlOutput(t *testing.T) {
+	s := load(t, "kubectl.yaml")
+	if len(s.Objects) != 2 {
+		t.Fatalf("%d objects", len(s.Objects))
+	}
+	p := s.Objects[1].Obj.(*api.Pod)
+	if p.Spec.NodeName != "kind-worker" || p.Spec.TerminationGracePeriodSeconds != 30 || p.Spec.Containers[0].ImagePullPolicy != api.PullIfNotPresent {
+		t.Errorf("pod %+v", p.Spec)
+	}
+	sum := strings.Join(s.WarningSummary(), "\n")
+	for _, quiet := range []string{"deployment/default/web: status", "strategy", "resources", "spec.securityContext", "deployment/default/web: metadata.creationTimestamp"} {
+		if strings.Contains(sum, quiet) {
+			t.Errorf("empty field %q warned:\n%s", quiet, sum)
+		}
+	}
+	for _, loud := range []string{"kubectl.yaml:33: pod/default/p: metadata.managedFields", "kubectl.yaml:74: pod/default/p: spec.volumes[0].projected", "kubectl.yaml:80: pod/default/p: status"} {
+		if !strings.Contains(sum, loud) {
+			t.Errorf("missing warning %q:\n%s", loud, sum)
+		}
+	}
+}
