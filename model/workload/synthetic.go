@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kubesim/kubesim/model/api"
@@ -115,6 +116,7 @@ type Synthetic struct {
 	created, failed  int
 	inflight         int
 	lastArrival      sim.Time
+	gauge            string // synthetic_<name>_created
 }
 
 // NewSynthetic returns a generator; Start arms it. The registries give the
@@ -138,7 +140,8 @@ func NewSynthetic(eng *sim.Engine, client *apiserver.Client, cfg SyntheticConfig
 		tel = sim.Discard
 	}
 	stream := func(s string) string { return SyntheticComponent + "/" + cfg.Name + "/" + s }
-	g := &Synthetic{eng: eng, client: client, cfg: cfg, tel: tel}
+	g := &Synthetic{eng: eng, client: client, cfg: cfg, tel: tel,
+		gauge: "synthetic_" + strings.NewReplacer("-", "_", ".", "_").Replace(cfg.Name) + "_created"}
 	g.arrivals, _ = arr.New(cfg.Arrival, eng.Source(stream("arrival")))
 	for _, s := range []struct {
 		spec *SizeSpec
@@ -250,7 +253,7 @@ func (g *Synthetic) create(n int) {
 			return
 		}
 		g.created++
-		g.tel.Gauge("workload_pods_created", g.eng.Now(), float64(g.created))
+		g.tel.Gauge(g.gauge, g.eng.Now(), float64(g.created))
 	})
 }
 
