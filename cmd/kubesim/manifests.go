@@ -49,6 +49,13 @@ func scenarioManifests(sc *scenario.Scenario) ([]cluster.ManifestBatch, error) {
 		}
 		out = append(out, cluster.ManifestBatch{At: m.At.D(), Source: p, Set: set})
 	}
+	sets := make([]*manifest.Set, len(out))
+	for i := range out {
+		sets[i] = out[i].Set
+	}
+	if err := manifest.CheckDuplicates(sets...); err != nil {
+		return nil, &inputError{err}
+	}
 	manifestCache.Store(sc, out)
 	return out, nil
 }

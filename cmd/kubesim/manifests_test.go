@@ -84,6 +84,10 @@ spec:
 	if r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("exit %d, stderr %q; want exit 2 and %q", r.code, r.stderr, want)
 	}
+	r = kubesim(t, dir, "run", "nginx", "--manifests", "job.yaml,job.yaml")
+	if r.code != 2 || !strings.Contains(r.stderr, "job.yaml:1: document 1 (Job pi): job/default/pi is already defined at") {
+		t.Errorf("duplicate: exit %d, stderr %q", r.code, r.stderr)
+	}
 	r = kubesim(t, dir, "run", "nginx", "--manifests", "missing.yaml")
 	if r.code != 2 || !strings.Contains(r.stderr, "missing.yaml: no such file") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)

@@ -580,3 +580,28 @@ func yamlErr(file string, doc int, err error) error {
 	}
 	return &Error{File: file, Doc: doc, Msg: "YAML syntax: " + msg}
 }
+
+// CheckDuplicates returns an error naming both places when two documents of the
+// sets define the same object (kind, namespace and name) or the same Node: the
+// second create would fail.
+func CheckDuplicates(sets ...*Set) error {
+	seen := map[string]Object{}
+	for _, s := range sets {
+		for _, list := range [][]Object{s.Nodes, s.Objects} {
+			for _, o := range list {
+				m := o.Obj.Meta()
+				ns := m.Namespace
+				if ns == "" && o.Obj.Kind().Namespaced() {
+					ns = api.NamespaceDefault
+				}
+				ref := api.RefOf(o.Obj.Kind(), ns, m.Name)
+				if prev, dup := seen[ref]; dup {
+					return &Error{File: o.File, Line: o.Line, Doc: o.Doc, Kind: o.Obj.Kind().String(), Name: m.Name,
+						Msg: fmt.Sprintf("%s is already defined at %s:%d", ref, prev.File, prev.Line)}
+				}
+				seen[ref] = o
+			}
+		}
+	}
+	return nil
+}

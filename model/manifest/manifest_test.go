@@ -257,3 +257,18 @@ func TestKubectlOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDuplicates(t *testing.T) {
+	a := load(t, "app.yaml")
+	b, err := Parse("b.yaml", []byte("apiVersion: v1\nkind: Service\nmetadata: {name: other, namespace: shop}\nspec: {ports: [{port: 80}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {ports: [{port: 80}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDuplicates(a, load(t, "nodes.yaml")); err != nil {
+		t.Errorf("distinct objects: %v", err)
+	}
+	err = CheckDuplicates(a, b)
+	if err == nil || !strings.Contains(err.Error(), "b.yaml:6: document 2 (Service web): service/shop/web is already defined at app.yaml:113") {
+		t.Errorf("error %v", err)
+	}
+}
