@@ -199,3 +199,27 @@ func TestUserArrivalProcess(t *testing.T) {
 		t.Errorf("%d pods succeeded, want 3", succeeded)
 	}
 }
+
+// TestManifestNodesJoinLater: a batch's Nodes register at the batch's time.
+func TestManifestNodesJoinLater(t *testing.T) {
+	sc, err := scenario.Parse("m.yaml", []byte("name: m\ncluster:\n  nodes: [{name: first, cpu: \"2\", memory: 4Gi}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Build(sc, Options{Manifests: []ManifestBatch{{At: 30 * time.Second, Set: parseSet(t, "n.yaml", manifestNodes)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(sim.Time(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Nodes()); n != 1 {
+		t.Fatalf("%d nodes at 20 s, want 1", n)
+	}
+	if err := c.Run(sim.Time(40 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Nodes()); n != 3 {
+		t.Fatalf("%d nodes at 40 s, want 3", n)
+	}
+}
