@@ -189,6 +189,38 @@ type NodeInfo struct {
 	ImageStates map[string]*ImageState
 	// Generation is bumped on every change.
 	Generation int64
+
+	// labelCache holds the values of the first few label keys asked for through
+	// Label, so the per-node topology lookups of a cycle read this (already hot)
+	// struct instead of the Node's label map. Cleared by SetNode.
+	labelCache  [4]labelCacheEntry
+	labelCached uint8
+}
+
+type labelCacheEntry struct {
+	key, value string
+	ok         bool
+}
+
+// Label returns the node's label value for key and whether the node has it, as
+// node.Labels[key] does ("", false when the Node object is unknown). The values of
+// the first four distinct keys asked for are cached in the NodeInfo until the next
+// SetNode (a Node object is never changed in place).
+func (n *NodeInfo) Label(key string) (string, bool) {
+	for i := 0; i < int(n.labelCached); i++ {
+		if e := &n.labelCache[i]; e.key == key {
+			return e.value, e.ok
+		}
+	}
+	if n.node == nil {
+		return "", false
+	}
+	v, ok := n.node.Labels[key]
+	if int(n.labelCached) < len(n.labelCache) {
+		n.labelCache[n.labelCached] = labelCacheEntry{key: key, value: v, ok: ok}
+		n.labelCached++
+	}
+	return v, ok
 }
 
 // NewNodeInfo returns an empty NodeInfo for name.
@@ -201,6 +233,7 @@ func (n *NodeInfo) Node() *api.Node { return n.node }
 // the cache (they are shared across nodes).
 func (n *NodeInfo) SetNode(node *api.Node) {
 	n.node = node
+	n.labelCache, n.labelCached = [4]labelCacheEntry{}, 0
 	if node != nil {
 		n.Name = api.NodeName(node.Name)
 		n.Allocatable = node.Status.Allocatable.Clone()
