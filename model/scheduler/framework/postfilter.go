@@ -61,6 +61,9 @@ func CloneNodeInfo(n *NodeInfo) *NodeInfo {
 	c := &NodeInfo{
 		Name:             n.Name,
 		node:             n.node,
+		unschedulable:    n.unschedulable,
+		taints:           n.taints,
+		slot:             n.slot,
 		Allocatable:      n.Allocatable.Clone(),
 		Requested:        n.Requested.Clone(),
 		NonZeroRequested: n.NonZeroRequested,

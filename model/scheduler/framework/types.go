@@ -121,6 +121,9 @@ type QueuedPodInfo struct {
 type ImageState struct {
 	Size     int64
 	NumNodes int
+	// Name is the image name; the cache keys every NodeInfo's ImageStates entry
+	// with this one string, so per-node lookups compare against shared, hot bytes.
+	Name string
 }
 
 // HostPortInfo counts the host ports used on a node, keyed by IP, protocol and port.
@@ -173,6 +176,11 @@ type NodeInfo struct {
 	// Name is the node's name (set even before the Node object is known).
 	Name api.NodeName
 	node *api.Node
+	// unschedulable and taints copy the Node's spec.unschedulable and spec.taints
+	// (the slice is shared, never changed), so the filters of a cycle do not load
+	// the Node object of every node they examine.
+	unschedulable bool
+	taints        []api.Taint
 	// Allocatable is the node's status.allocatable; Allocatable.Pods is the pod limit.
 	Allocatable api.Resources
 	// Requested is the sum of the actual requests of the pods on the node (bound and
@@ -195,7 +203,17 @@ type NodeInfo struct {
 	// struct instead of the Node's label map. Cleared by SetNode.
 	labelCache  [4]labelCacheEntry
 	labelCached uint8
+	// slot is a small positive number the scheduler's cache gives the NodeInfos it
+	// keeps (reused after one is dropped), to index per-node arrays; 0 when
+	// unassigned (NodeInfos built elsewhere, e.g. in tests).
+	slot int32
 }
+
+// Slot returns the NodeInfo's slot (0 when unassigned; see SetSlot).
+func (n *NodeInfo) Slot() int32 { return n.slot }
+
+// SetSlot sets the slot; only the scheduler's cache calls it.
+func (n *NodeInfo) SetSlot(s int32) { n.slot = s }
 
 type labelCacheEntry struct {
 	key, value string
@@ -229,6 +247,13 @@ func NewNodeInfo(name api.NodeName) *NodeInfo { return &NodeInfo{Name: name} }
 // Node returns the Node object, or nil when only pods referring to the node are known.
 func (n *NodeInfo) Node() *api.Node { return n.node }
 
+// Unschedulable is the Node's spec.unschedulable (false when the Node is unknown).
+func (n *NodeInfo) Unschedulable() bool { return n.unschedulable }
+
+// Taints are the Node's spec.taints (nil when the Node is unknown). Shared: do not
+// modify.
+func (n *NodeInfo) Taints() []api.Taint { return n.taints }
+
 // SetNode sets the Node object and its allocatable. Image states are maintained by
 // the cache (they are shared across nodes).
 func (n *NodeInfo) SetNode(node *api.Node) {
@@ -237,8 +262,10 @@ func (n *NodeInfo) SetNode(node *api.Node) {
 	if node != nil {
 		n.Name = api.NodeName(node.Name)
 		n.Allocatable = node.Status.Allocatable.Clone()
+		n.unschedulable, n.taints = node.Spec.Unschedulable, node.Spec.Taints
 	} else {
 		n.Allocatable = api.Resources{}
+		n.unschedulable, n.taints = false, nil
 	}
 	n.Generation++
 }

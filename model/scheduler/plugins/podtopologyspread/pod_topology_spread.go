@@ -329,7 +329,10 @@ type preScoreState struct {
 	// hostname constraints.
 	counts     []map[string]int
 	hostCounts []map[api.NodeName]int
-	weights    []float64
+	// hostSlots[i], when the handle is a framework.SlotCounter, holds the same
+	// counts as hostCounts[i] indexed by NodeInfo slot.
+	hostSlots [][]int32
+	weights   []float64
 }
 
 // PreScore implements framework.PreScorePlugin (scoring.go initPreScoreState,
@@ -343,7 +346,7 @@ func (pl *PodTopologySpread) PreScore(state *framework.CycleState, pod *framewor
 	s := &preScoreState{
 		cons: cons, ignored: map[api.NodeName]bool{},
 		counts: make([]map[string]int, len(cons)), hostCounts: make([]map[api.NodeName]int, len(cons)),
-		weights: make([]float64, len(cons)),
+		hostSlots: make([][]int32, len(cons)), weights: make([]float64, len(cons)),
 	}
 	for i := range cons {
 		s.counts[i] = map[string]int{}
@@ -424,7 +427,13 @@ func (pl *PodTopologySpread) Score(state *framework.CycleState, _ *framework.Pod
 		}
 		var cnt int
 		if c.key == api.LabelHostname {
-			cnt = s.hostCounts[i][node.Name]
+			if hs, slot := s.hostSlots[i], int(node.Slot()); hs != nil && slot > 0 {
+				if slot < len(hs) {
+					cnt = int(hs[slot])
+				}
+			} else {
+				cnt = s.hostCounts[i][node.Name]
+			}
 		} else {
 			cnt = s.counts[i][v]
 		}
@@ -485,6 +494,9 @@ func (pl *PodTopologySpread) countIncremental(mc framework.MatchCounter, s *preS
 	c := &s.cons[i]
 	if c.key == api.LabelHostname {
 		s.hostCounts[i] = mc.MatchingPodsPerNode(pod.Namespace, c.selRef())
+		if sc, ok := pl.h.(framework.SlotCounter); ok {
+			s.hostSlots[i] = sc.MatchingPodsPerSlot(pod.Namespace, c.selRef())
+		}
 		return
 	}
 	counts := s.counts[i]
