@@ -234,12 +234,14 @@ func (c *schedCache) addImages(ni *framework.NodeInfo, n *api.Node) {
 	if len(n.Status.Images) == 0 {
 		return
 	}
-	if ni.ImageStates == nil {
-		ni.ImageStates = make(map[string]*framework.ImageState, len(n.Status.Images))
+	m := ni.ImageStates
+	if m == nil {
+		m = make(map[string]*framework.ImageState, len(n.Status.Images))
 	}
+	defer func() { ni.SetImageStates(m) }()
 	for _, im := range n.Status.Images {
 		for _, name := range im.Names {
-			if _, dup := ni.ImageStates[name]; dup {
+			if _, dup := m[name]; dup {
 				continue
 			}
 			st := c.images[name]
@@ -248,7 +250,7 @@ func (c *schedCache) addImages(ni *framework.NodeInfo, n *api.Node) {
 				c.images[name] = st
 			}
 			st.NumNodes++
-			ni.ImageStates[st.Name] = st // the shared copy of the name
+			m[st.Name] = st // the shared copy of the name
 		}
 	}
 }
@@ -260,7 +262,7 @@ func (c *schedCache) removeImages(ni *framework.NodeInfo) {
 			delete(c.images, name)
 		}
 	}
-	ni.ImageStates = nil
+	ni.SetImageStates(nil)
 }
 
 // addPod records a pod the watch shows bound to a node. An assumed pod is confirmed

@@ -69,6 +69,9 @@ func CloneNodeInfo(n *NodeInfo) *NodeInfo {
 		NonZeroRequested: n.NonZeroRequested,
 		Pods:             append([]*PodInfo(nil), n.Pods...),
 		ImageStates:      n.ImageStates,
+		images:           n.images,
+		nImages:          n.nImages,
+		imagesInline:     n.imagesInline,
 		Generation:       n.Generation,
 	}
 	if n.UsedPorts != nil {

@@ -203,6 +203,12 @@ type NodeInfo struct {
 	// struct instead of the Node's label map. Cleared by SetNode.
 	labelCache  [4]labelCacheEntry
 	labelCached uint8
+	// images is a compact copy of ImageStates (up to len(images) names) made by
+	// SetImageStates, valid while imagesInline; lookups through ImageState read it
+	// instead of the map.
+	images       [4]imageRef
+	nImages      int8
+	imagesInline bool
 	// slot is a small positive number the scheduler's cache gives the NodeInfos it
 	// keeps (reused after one is dropped), to index per-node arrays; 0 when
 	// unassigned (NodeInfos built elsewhere, e.g. in tests).
@@ -214,6 +220,43 @@ func (n *NodeInfo) Slot() int32 { return n.slot }
 
 // SetSlot sets the slot; only the scheduler's cache calls it.
 func (n *NodeInfo) SetSlot(s int32) { n.slot = s }
+
+type imageRef struct {
+	name string
+	st   *ImageState
+}
+
+// SetImageStates sets ImageStates to m and, when m is small, the compact copy
+// ImageState reads. Whoever changes ImageStates after this must call it again
+// (the scheduler's cache does; assigning ImageStates directly, as tests do, just
+// leaves lookups on the map).
+func (n *NodeInfo) SetImageStates(m map[string]*ImageState) {
+	n.ImageStates = m
+	n.images, n.nImages, n.imagesInline = [4]imageRef{}, 0, false
+	if len(m) > len(n.images) {
+		return
+	}
+	for name, st := range m { // the copy is only searched: order does not matter
+		n.images[n.nImages] = imageRef{name: name, st: st}
+		n.nImages++
+	}
+	n.imagesInline = true
+}
+
+// ImageState returns the cluster-wide state of image name if the node has it, as
+// ImageStates[name] does.
+func (n *NodeInfo) ImageState(name string) (*ImageState, bool) {
+	if !n.imagesInline {
+		st, ok := n.ImageStates[name]
+		return st, ok
+	}
+	for i := 0; i < int(n.nImages); i++ {
+		if n.images[i].name == name {
+			return n.images[i].st, true
+		}
+	}
+	return nil, false
+}
 
 type labelCacheEntry struct {
 	key, value string
