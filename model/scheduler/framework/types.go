@@ -41,11 +41,32 @@ type PodInfo struct {
 	NonZeroMemory   int64
 	// HostPorts lists the container ports with HostPort > 0 (nil if none).
 	HostPorts []HostPort
+	// Scalars are the non-zero extended-resource requests of Requests.Scalar,
+	// sorted by name (nil if none), so filters neither iterate nor sort the map.
+	Scalars []ScalarRequest
+}
+
+// ScalarRequest is one extended-resource request.
+type ScalarRequest struct {
+	Name     api.ResourceName
+	Quantity int64
+}
+
+// SortedScalars returns the non-zero requests of r.Scalar sorted by name.
+func SortedScalars(r *api.Resources) []ScalarRequest {
+	var out []ScalarRequest
+	for _, name := range SortedScalarNames(r) {
+		if q := r.Scalar[name]; q != 0 {
+			out = append(out, ScalarRequest{Name: name, Quantity: q})
+		}
+	}
+	return out
 }
 
 // NewPodInfo derives a PodInfo from a pod.
 func NewPodInfo(p *api.Pod) *PodInfo {
 	pi := &PodInfo{Pod: p, Requests: p.Requests()}
+	pi.Scalars = SortedScalars(&pi.Requests)
 	var cpu, mem int64
 	for i := range p.Spec.Containers {
 		c, m := nonZero(&p.Spec.Containers[i].Requests)
