@@ -67,3 +67,43 @@ func TestNodeInfoImageState(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeInfoScalar checks Scalar against the Allocatable and Requested maps
+// through SetNode, AddPod and RemovePod, with few and with many extended resources.
+func TestNodeInfoScalar(t *testing.T) {
+	for _, kinds := range []int{1, 3, 6} {
+		n := &api.Node{}
+		n.Name = "n"
+		n.Status.Allocatable = api.Resources{MilliCPU: 1000, Pods: 10, Scalar: map[api.ResourceName]int64{}}
+		for i := 0; i < kinds; i++ {
+			n.Status.Allocatable.Scalar[api.ResourceName(fmt.Sprintf("ex/r%d", i))] = int64(10 * (i + 1))
+		}
+		ni := NewNodeInfo("n")
+		ni.SetNode(n)
+		check := func(step string) {
+			for i := 0; i < kinds+2; i++ {
+				name := api.ResourceName(fmt.Sprintf("ex/r%d", i))
+				a, u := ni.Scalar(name)
+				if a != ni.Allocatable.Scalar[name] || u != ni.Requested.Scalar[name] {
+					t.Fatalf("kinds %d %s %s: got %d/%d, want %d/%d", kinds, step, name, a, u, ni.Allocatable.Scalar[name], ni.Requested.Scalar[name])
+				}
+			}
+		}
+		check("set")
+		var pods []*PodInfo
+		for j := 0; j < 3; j++ {
+			p := &api.Pod{}
+			p.UID = api.UID(fmt.Sprint("p", j))
+			p.Spec.Containers = []api.Container{{Name: "c", Requests: api.Resources{Scalar: map[api.ResourceName]int64{
+				api.ResourceName(fmt.Sprintf("ex/r%d", j%(kinds+1))): int64(j + 1)}}}}
+			pi := NewPodInfo(p)
+			pods = append(pods, pi)
+			ni.AddPod(pi)
+			check(fmt.Sprint("add ", j))
+		}
+		ni.RemovePod(pods[1].Pod.UID)
+		check("remove")
+		ni.SetNode(nil)
+		check("unset")
+	}
+}

@@ -230,6 +230,13 @@ type NodeInfo struct {
 	images       [4]imageRef
 	nImages      int8
 	imagesInline bool
+	// scalars is a compact copy of the extended resources of Allocatable and
+	// Requested (when there are at most len(scalars)), built by Scalar for the
+	// Generation it was built at (scalarsGen = Generation+1; 0 = none).
+	scalars       [4]scalarEntry
+	nScalars      int8
+	scalarsInline bool
+	scalarsGen    int64
 	// slot is a small positive number the scheduler's cache gives the NodeInfos it
 	// keeps (reused after one is dropped), to index per-node arrays; 0 when
 	// unassigned (NodeInfos built elsewhere, e.g. in tests).
@@ -241,6 +248,59 @@ func (n *NodeInfo) Slot() int32 { return n.slot }
 
 // SetSlot sets the slot; only the scheduler's cache calls it.
 func (n *NodeInfo) SetSlot(s int32) { n.slot = s }
+
+type scalarEntry struct {
+	name        api.ResourceName
+	alloc, used int64
+}
+
+// Scalar returns the node's allocatable and requested quantities of the extended
+// resource name, as Allocatable.Scalar[name] and Requested.Scalar[name] (0 when
+// absent), from a compact copy rebuilt after every change that bumps Generation
+// (SetNode, AddPod, RemovePod).
+func (n *NodeInfo) Scalar(name api.ResourceName) (alloc, used int64) {
+	if n.scalarsGen != n.Generation+1 {
+		n.buildScalars()
+	}
+	if !n.scalarsInline {
+		return n.Allocatable.Scalar[name], n.Requested.Scalar[name]
+	}
+	for i := 0; i < int(n.nScalars); i++ {
+		if e := &n.scalars[i]; e.name == name {
+			return e.alloc, e.used
+		}
+	}
+	return 0, 0
+}
+
+func (n *NodeInfo) buildScalars() {
+	n.scalars, n.nScalars, n.scalarsInline = [4]scalarEntry{}, 0, false
+	n.scalarsGen = n.Generation + 1
+	add := func(name api.ResourceName) bool {
+		for i := 0; i < int(n.nScalars); i++ {
+			if n.scalars[i].name == name {
+				return true
+			}
+		}
+		if int(n.nScalars) == len(n.scalars) {
+			return false
+		}
+		n.scalars[n.nScalars] = scalarEntry{name: name, alloc: n.Allocatable.Scalar[name], used: n.Requested.Scalar[name]}
+		n.nScalars++
+		return true
+	}
+	for name := range n.Allocatable.Scalar { // the copy is only searched: order does not matter
+		if !add(name) {
+			return
+		}
+	}
+	for name := range n.Requested.Scalar {
+		if !add(name) {
+			return
+		}
+	}
+	n.scalarsInline = true
+}
 
 type imageRef struct {
 	name string

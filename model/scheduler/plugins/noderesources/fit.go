@@ -144,8 +144,9 @@ func (f *Fit) Filter(_ *framework.CycleState, pod *framework.PodInfo, node *fram
 		if f.ignoredScalar(sr.Name) {
 			continue
 		}
-		if sr.Quantity > alloc.Scalar[sr.Name]-used.Scalar[sr.Name] {
-			if sr.Quantity > alloc.Scalar[sr.Name] {
+		a, u := node.Scalar(sr.Name)
+		if sr.Quantity > a-u {
+			if sr.Quantity > a {
 				bits |= bitUnresolvable
 			}
 			if nShort < len(short) {
@@ -165,7 +166,7 @@ func (f *Fit) Filter(_ *framework.CycleState, pod *framework.PodInfo, node *fram
 	}
 	reasons := append([]string(nil), f.status(bits).Reasons()...)
 	for _, sr := range scalars {
-		if !f.ignoredScalar(sr.Name) && sr.Quantity > alloc.Scalar[sr.Name]-used.Scalar[sr.Name] {
+		if a, u := node.Scalar(sr.Name); !f.ignoredScalar(sr.Name) && sr.Quantity > a-u {
 			reasons = append(reasons, "Insufficient "+string(sr.Name))
 		}
 	}
