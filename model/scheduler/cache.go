@@ -38,6 +38,35 @@ type schedCache struct {
 	// and removals (not on every cycle).
 	list      []*framework.NodeInfo
 	listDirty bool
+
+	// NodeInfo slots (framework.NodeInfo.Slot): the next unused one and the freed
+	// ones, reused last-in first-out.
+	nextSlot  int32
+	freeSlots []int32
+}
+
+// newNodeInfo creates a NodeInfo with a slot; dropNodeInfo forgets it and frees
+// the slot. The per-slot selector counts are rebuilt after either.
+func (c *schedCache) newNodeInfo(name api.NodeName) *framework.NodeInfo {
+	ni := framework.NewNodeInfo(name)
+	if n := len(c.freeSlots); n > 0 {
+		ni.SetSlot(c.freeSlots[n-1])
+		c.freeSlots = c.freeSlots[:n-1]
+	} else {
+		c.nextSlot++
+		ni.SetSlot(c.nextSlot)
+	}
+	c.nodes[name] = ni
+	c.matchSlotsChanged()
+	return ni
+}
+
+func (c *schedCache) dropNodeInfo(ni *framework.NodeInfo) {
+	delete(c.nodes, ni.Name)
+	if s := ni.Slot(); s > 0 {
+		c.freeSlots = append(c.freeSlots, s)
+	}
+	c.matchSlotsChanged()
 }
 
 func newCache() *schedCache {
@@ -126,8 +155,7 @@ func (c *schedCache) treeRemove(name api.NodeName) {
 func (c *schedCache) nodeInfo(name api.NodeName) *framework.NodeInfo {
 	ni := c.nodes[name]
 	if ni == nil {
-		ni = framework.NewNodeInfo(name)
-		c.nodes[name] = ni
+		ni = c.newNodeInfo(name)
 	}
 	return ni
 }
@@ -198,7 +226,7 @@ func (c *schedCache) removeNode(name api.NodeName) {
 	ni.SetNode(nil)
 	c.matchNodesChanged()
 	if len(ni.Pods) == 0 {
-		delete(c.nodes, name)
+		c.dropNodeInfo(ni)
 	}
 }
 
@@ -206,21 +234,23 @@ func (c *schedCache) addImages(ni *framework.NodeInfo, n *api.Node) {
 	if len(n.Status.Images) == 0 {
 		return
 	}
-	if ni.ImageStates == nil {
-		ni.ImageStates = make(map[string]*framework.ImageState, len(n.Status.Images))
+	m := ni.ImageStates
+	if m == nil {
+		m = make(map[string]*framework.ImageState, len(n.Status.Images))
 	}
+	defer func() { ni.SetImageStates(m) }()
 	for _, im := range n.Status.Images {
 		for _, name := range im.Names {
-			if _, dup := ni.ImageStates[name]; dup {
+			if _, dup := m[name]; dup {
 				continue
 			}
 			st := c.images[name]
 			if st == nil {
-				st = &framework.ImageState{Size: im.SizeBytes}
+				st = &framework.ImageState{Size: im.SizeBytes, Name: name}
 				c.images[name] = st
 			}
 			st.NumNodes++
-			ni.ImageStates[name] = st
+			m[st.Name] = st // the shared copy of the name
 		}
 	}
 }
@@ -232,7 +262,7 @@ func (c *schedCache) removeImages(ni *framework.NodeInfo) {
 			delete(c.images, name)
 		}
 	}
-	ni.ImageStates = nil
+	ni.SetImageStates(nil)
 }
 
 // addPod records a pod the watch shows bound to a node. An assumed pod is confirmed
@@ -264,7 +294,7 @@ func (c *schedCache) detach(ps *podState) {
 	if ni := c.nodes[ps.node]; ni != nil {
 		ni.RemovePod(ps.info.Pod.UID)
 		if ni.Node() == nil && len(ni.Pods) == 0 {
-			delete(c.nodes, ps.node)
+			c.dropNodeInfo(ni)
 		}
 	}
 }

@@ -42,8 +42,13 @@ type matchEntry struct {
 	perNode map[api.NodeName]int
 	// domains[key][value] sums perNode over known nodes by node.Labels[key]; nil
 	// until asked for, and dropped on node changes.
-	domains  map[string]map[string]int
-	lastUsed uint64
+	domains map[string]map[string]int
+	// perSlot is perNode indexed by NodeInfo slot (framework.SlotCounter), valid
+	// while slotsValid; invalidated when a NodeInfo is created or dropped and
+	// rebuilt from perNode on next use.
+	perSlot    []int32
+	slotsValid bool
+	lastUsed   uint64
 }
 
 type matchCounts struct {
@@ -230,6 +235,7 @@ func (c *schedCache) entryUncount(e *matchEntry, uid api.UID) {
 	if e.perNode[node]--; e.perNode[node] <= 0 {
 		delete(e.perNode, node)
 	}
+	c.slotAdd(e, node, -1)
 	if len(e.domains) == 0 {
 		return
 	}
@@ -253,6 +259,7 @@ func (c *schedCache) matchAdd(pi *framework.PodInfo, node api.NodeName) {
 		}
 		e.pods[p.UID] = node
 		e.perNode[node]++
+		c.slotAdd(e, node, 1)
 		if len(e.domains) == 0 {
 			return
 		}
@@ -269,6 +276,59 @@ func (c *schedCache) matchRemove(pi *framework.PodInfo) {
 	uid := pi.Pod.UID
 	c.forEachCandidate(pi.Pod, func(e *matchEntry) { c.entryUncount(e, uid) })
 }
+
+// slotAdd applies a change of e.perNode[node] to e.perSlot when it is valid (and
+// invalidates it when the node has no NodeInfo, which the cache never lets happen).
+func (c *schedCache) slotAdd(e *matchEntry, node api.NodeName, d int32) {
+	if !e.slotsValid {
+		return
+	}
+	ni := c.nodes[node]
+	if ni == nil || ni.Slot() <= 0 {
+		e.slotsValid = false
+		return
+	}
+	s := int(ni.Slot())
+	if s >= len(e.perSlot) {
+		e.perSlot = append(e.perSlot, make([]int32, s+1-len(e.perSlot))...)
+	}
+	e.perSlot[s] += d
+}
+
+// matchSlotsChanged invalidates every per-slot count (a NodeInfo was created or
+// dropped, so a slot may have changed hands).
+func (c *schedCache) matchSlotsChanged() {
+	for _, e := range c.match.entries {
+		e.slotsValid = false
+	}
+}
+
+// MatchingPodsPerSlot implements framework.SlotCounter.
+func (s *Scheduler) MatchingPodsPerSlot(ns string, sel *framework.LabelSelectorRef) []int32 {
+	if sel == nil {
+		return nil
+	}
+	c := s.cache
+	e := c.matchEntry(ns, sel)
+	if e.slotsValid {
+		return e.perSlot
+	}
+	n := int(c.nextSlot) + 1
+	if cap(e.perSlot) < n {
+		e.perSlot = make([]int32, n)
+	}
+	e.perSlot = e.perSlot[:n]
+	clear(e.perSlot)
+	for node, cnt := range e.perNode { // order-independent: one slot per node
+		if ni := c.nodes[node]; ni != nil && ni.Slot() > 0 {
+			e.perSlot[ni.Slot()] = int32(cnt)
+		}
+	}
+	e.slotsValid = true
+	return e.perSlot
+}
+
+var _ framework.SlotCounter = (*Scheduler)(nil)
 
 // matchNodesChanged drops every per-domain count (a node was added, removed or
 // relabelled).

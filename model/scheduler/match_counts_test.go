@@ -79,6 +79,27 @@ func TestMatchCountsAgreeWithWalk(t *testing.T) {
 						t.Fatalf("step %d ns %s sel %s node %s: got %d want %d", step, ns, ref.Key, ni.Name, got[ni.Name], perNode[ni.Name])
 					}
 				}
+				// Per-slot counts equal the per-node ones for every NodeInfo kept,
+				// placeholders included, and slots are distinct.
+				slots := s.MatchingPodsPerSlot(ns, ref)
+				seen := map[int32]api.NodeName{}
+				for name, ni := range c.nodes {
+					sl := ni.Slot()
+					if sl <= 0 {
+						t.Fatalf("step %d: node %s has no slot", step, name)
+					}
+					if other, dup := seen[sl]; dup {
+						t.Fatalf("step %d: nodes %s and %s share slot %d", step, name, other, sl)
+					}
+					seen[sl] = name
+					n := 0
+					if int(sl) < len(slots) {
+						n = int(slots[sl])
+					}
+					if n != got[name] {
+						t.Fatalf("step %d ns %s sel %s node %s slot %d: per-slot %d, per-node %d", step, ns, ref.Key, name, sl, n, got[name])
+					}
+				}
 				for _, k := range keys {
 					dom := s.MatchingPodsPerDomain(ns, ref, k)
 					for v, n := range perDom[k] {

@@ -136,6 +136,16 @@ type MatchCounter interface {
 	MatchingPodsPerDomain(ns string, sel *LabelSelectorRef, key string) map[string]int
 }
 
+// SlotCounter is optionally implemented by a Handle that also implements
+// MatchCounter (the scheduler does): the same per-node counts as
+// MatchingPodsPerNode, indexed by NodeInfo.Slot instead of by node name, so a
+// per-node read in Score is an array access rather than a string-keyed map lookup.
+// The slice is shared and read-only, valid as MatchCounter's maps are; slots past
+// its end count 0. Only NodeInfos with a slot (Slot() > 0) may be looked up.
+type SlotCounter interface {
+	MatchingPodsPerSlot(ns string, sel *LabelSelectorRef) []int32
+}
+
 // LabelSelectorRef is a label selector with its canonical string, computed once per
 // cycle by the caller (NewLabelSelectorRef) and used as the counts' cache key.
 type LabelSelectorRef struct {

@@ -61,11 +61,17 @@ func CloneNodeInfo(n *NodeInfo) *NodeInfo {
 	c := &NodeInfo{
 		Name:             n.Name,
 		node:             n.node,
+		unschedulable:    n.unschedulable,
+		taints:           n.taints,
+		slot:             n.slot,
 		Allocatable:      n.Allocatable.Clone(),
 		Requested:        n.Requested.Clone(),
 		NonZeroRequested: n.NonZeroRequested,
 		Pods:             append([]*PodInfo(nil), n.Pods...),
 		ImageStates:      n.ImageStates,
+		images:           n.images,
+		nImages:          n.nImages,
+		imagesInline:     n.imagesInline,
 		Generation:       n.Generation,
 	}
 	if n.UsedPorts != nil {

@@ -41,11 +41,32 @@ type PodInfo struct {
 	NonZeroMemory   int64
 	// HostPorts lists the container ports with HostPort > 0 (nil if none).
 	HostPorts []HostPort
+	// Scalars are the non-zero extended-resource requests of Requests.Scalar,
+	// sorted by name (nil if none), so filters neither iterate nor sort the map.
+	Scalars []ScalarRequest
+}
+
+// ScalarRequest is one extended-resource request.
+type ScalarRequest struct {
+	Name     api.ResourceName
+	Quantity int64
+}
+
+// SortedScalars returns the non-zero requests of r.Scalar sorted by name.
+func SortedScalars(r *api.Resources) []ScalarRequest {
+	var out []ScalarRequest
+	for _, name := range SortedScalarNames(r) {
+		if q := r.Scalar[name]; q != 0 {
+			out = append(out, ScalarRequest{Name: name, Quantity: q})
+		}
+	}
+	return out
 }
 
 // NewPodInfo derives a PodInfo from a pod.
 func NewPodInfo(p *api.Pod) *PodInfo {
 	pi := &PodInfo{Pod: p, Requests: p.Requests()}
+	pi.Scalars = SortedScalars(&pi.Requests)
 	var cpu, mem int64
 	for i := range p.Spec.Containers {
 		c, m := nonZero(&p.Spec.Containers[i].Requests)
@@ -121,6 +142,9 @@ type QueuedPodInfo struct {
 type ImageState struct {
 	Size     int64
 	NumNodes int
+	// Name is the image name; the cache keys every NodeInfo's ImageStates entry
+	// with this one string, so per-node lookups compare against shared, hot bytes.
+	Name string
 }
 
 // HostPortInfo counts the host ports used on a node, keyed by IP, protocol and port.
@@ -173,6 +197,11 @@ type NodeInfo struct {
 	// Name is the node's name (set even before the Node object is known).
 	Name api.NodeName
 	node *api.Node
+	// unschedulable and taints copy the Node's spec.unschedulable and spec.taints
+	// (the slice is shared, never changed), so the filters of a cycle do not load
+	// the Node object of every node they examine.
+	unschedulable bool
+	taints        []api.Taint
 	// Allocatable is the node's status.allocatable; Allocatable.Pods is the pod limit.
 	Allocatable api.Resources
 	// Requested is the sum of the actual requests of the pods on the node (bound and
@@ -189,6 +218,151 @@ type NodeInfo struct {
 	ImageStates map[string]*ImageState
 	// Generation is bumped on every change.
 	Generation int64
+
+	// labelCache holds the values of the first few label keys asked for through
+	// Label, so the per-node topology lookups of a cycle read this (already hot)
+	// struct instead of the Node's label map. Cleared by SetNode.
+	labelCache  [4]labelCacheEntry
+	labelCached uint8
+	// images is a compact copy of ImageStates (up to len(images) names) made by
+	// SetImageStates, valid while imagesInline; lookups through ImageState read it
+	// instead of the map.
+	images       [4]imageRef
+	nImages      int8
+	imagesInline bool
+	// scalars is a compact copy of the extended resources of Allocatable and
+	// Requested (when there are at most len(scalars)), built by Scalar for the
+	// Generation it was built at (scalarsGen = Generation+1; 0 = none).
+	scalars       [4]scalarEntry
+	nScalars      int8
+	scalarsInline bool
+	scalarsGen    int64
+	// slot is a small positive number the scheduler's cache gives the NodeInfos it
+	// keeps (reused after one is dropped), to index per-node arrays; 0 when
+	// unassigned (NodeInfos built elsewhere, e.g. in tests).
+	slot int32
+}
+
+// Slot returns the NodeInfo's slot (0 when unassigned; see SetSlot).
+func (n *NodeInfo) Slot() int32 { return n.slot }
+
+// SetSlot sets the slot; only the scheduler's cache calls it.
+func (n *NodeInfo) SetSlot(s int32) { n.slot = s }
+
+type scalarEntry struct {
+	name        api.ResourceName
+	alloc, used int64
+}
+
+// Scalar returns the node's allocatable and requested quantities of the extended
+// resource name, as Allocatable.Scalar[name] and Requested.Scalar[name] (0 when
+// absent), from a compact copy rebuilt after every change that bumps Generation
+// (SetNode, AddPod, RemovePod).
+func (n *NodeInfo) Scalar(name api.ResourceName) (alloc, used int64) {
+	if n.scalarsGen != n.Generation+1 {
+		n.buildScalars()
+	}
+	if !n.scalarsInline {
+		return n.Allocatable.Scalar[name], n.Requested.Scalar[name]
+	}
+	for i := 0; i < int(n.nScalars); i++ {
+		if e := &n.scalars[i]; e.name == name {
+			return e.alloc, e.used
+		}
+	}
+	return 0, 0
+}
+
+func (n *NodeInfo) buildScalars() {
+	n.scalars, n.nScalars, n.scalarsInline = [4]scalarEntry{}, 0, false
+	n.scalarsGen = n.Generation + 1
+	add := func(name api.ResourceName) bool {
+		for i := 0; i < int(n.nScalars); i++ {
+			if n.scalars[i].name == name {
+				return true
+			}
+		}
+		if int(n.nScalars) == len(n.scalars) {
+			return false
+		}
+		n.scalars[n.nScalars] = scalarEntry{name: name, alloc: n.Allocatable.Scalar[name], used: n.Requested.Scalar[name]}
+		n.nScalars++
+		return true
+	}
+	for name := range n.Allocatable.Scalar { // the copy is only searched: order does not matter
+		if !add(name) {
+			return
+		}
+	}
+	for name := range n.Requested.Scalar {
+		if !add(name) {
+			return
+		}
+	}
+	n.scalarsInline = true
+}
+
+type imageRef struct {
+	name string
+	st   *ImageState
+}
+
+// SetImageStates sets ImageStates to m and, when m is small, the compact copy
+// ImageState reads. Whoever changes ImageStates after this must call it again
+// (the scheduler's cache does; assigning ImageStates directly, as tests do, just
+// leaves lookups on the map).
+func (n *NodeInfo) SetImageStates(m map[string]*ImageState) {
+	n.ImageStates = m
+	n.images, n.nImages, n.imagesInline = [4]imageRef{}, 0, false
+	if len(m) > len(n.images) {
+		return
+	}
+	for name, st := range m { // the copy is only searched: order does not matter
+		n.images[n.nImages] = imageRef{name: name, st: st}
+		n.nImages++
+	}
+	n.imagesInline = true
+}
+
+// ImageState returns the cluster-wide state of image name if the node has it, as
+// ImageStates[name] does.
+func (n *NodeInfo) ImageState(name string) (*ImageState, bool) {
+	if !n.imagesInline {
+		st, ok := n.ImageStates[name]
+		return st, ok
+	}
+	for i := 0; i < int(n.nImages); i++ {
+		if n.images[i].name == name {
+			return n.images[i].st, true
+		}
+	}
+	return nil, false
+}
+
+type labelCacheEntry struct {
+	key, value string
+	ok         bool
+}
+
+// Label returns the node's label value for key and whether the node has it, as
+// node.Labels[key] does ("", false when the Node object is unknown). The values of
+// the first four distinct keys asked for are cached in the NodeInfo until the next
+// SetNode (a Node object is never changed in place).
+func (n *NodeInfo) Label(key string) (string, bool) {
+	for i := 0; i < int(n.labelCached); i++ {
+		if e := &n.labelCache[i]; e.key == key {
+			return e.value, e.ok
+		}
+	}
+	if n.node == nil {
+		return "", false
+	}
+	v, ok := n.node.Labels[key]
+	if int(n.labelCached) < len(n.labelCache) {
+		n.labelCache[n.labelCached] = labelCacheEntry{key: key, value: v, ok: ok}
+		n.labelCached++
+	}
+	return v, ok
 }
 
 // NewNodeInfo returns an empty NodeInfo for name.
@@ -197,15 +371,25 @@ func NewNodeInfo(name api.NodeName) *NodeInfo { return &NodeInfo{Name: name} }
 // Node returns the Node object, or nil when only pods referring to the node are known.
 func (n *NodeInfo) Node() *api.Node { return n.node }
 
+// Unschedulable is the Node's spec.unschedulable (false when the Node is unknown).
+func (n *NodeInfo) Unschedulable() bool { return n.unschedulable }
+
+// Taints are the Node's spec.taints (nil when the Node is unknown). Shared: do not
+// modify.
+func (n *NodeInfo) Taints() []api.Taint { return n.taints }
+
 // SetNode sets the Node object and its allocatable. Image states are maintained by
 // the cache (they are shared across nodes).
 func (n *NodeInfo) SetNode(node *api.Node) {
 	n.node = node
+	n.labelCache, n.labelCached = [4]labelCacheEntry{}, 0
 	if node != nil {
 		n.Name = api.NodeName(node.Name)
 		n.Allocatable = node.Status.Allocatable.Clone()
+		n.unschedulable, n.taints = node.Spec.Unschedulable, node.Spec.Taints
 	} else {
 		n.Allocatable = api.Resources{}
+		n.unschedulable, n.taints = false, nil
 	}
 	n.Generation++
 }

@@ -81,12 +81,12 @@ func (pl *ImageLocality) Score(state *framework.CycleState, pod *framework.PodIn
 
 // sumImageScores adds the spread-scaled size of every image present on the node.
 func sumImageScores(node *framework.NodeInfo, images []string, totalNodes int) int64 {
-	if len(node.ImageStates) == 0 || totalNodes == 0 {
+	if totalNodes == 0 { // a node without images sums 0 below
 		return 0
 	}
 	var sum int64
 	for _, name := range images {
-		if st, ok := node.ImageStates[name]; ok {
+		if st, ok := node.ImageState(name); ok {
 			spread := float64(st.NumNodes) / float64(totalNodes)
 			sum += int64(float64(st.Size) * spread)
 		}

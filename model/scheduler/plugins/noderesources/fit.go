@@ -32,6 +32,8 @@ type Fit struct {
 	// statuses caches the rejections made of the four common reasons (bits 0-3) and
 	// the unresolvable flag (bit 4), so the filter loop does not allocate.
 	statuses [32]*framework.Status
+	// scalarStatuses caches the rejections naming one or two extended resources.
+	scalarStatuses map[scalarStatusKey]*framework.Status
 }
 
 var (
@@ -130,41 +132,63 @@ func (f *Fit) Filter(_ *framework.CycleState, pod *framework.PodInfo, node *fram
 	if len(req.Scalar) == 0 {
 		return f.status(bits)
 	}
-	// Fast path, no allocation: does any extended resource fail? (Map order is
-	// harmless here: only a yes or no comes out.)
-	anyShort := false
-	for name, q := range req.Scalar {
-		if q != 0 && !f.ignoredScalar(name) && q > alloc.Scalar[name]-used.Scalar[name] {
-			anyShort = true
-			break
-		}
+	scalars := pod.Scalars // sorted: reasons in a fixed order
+	if scalars == nil {    // a PodInfo not made by NewPodInfo
+		scalars = framework.SortedScalars(req)
 	}
-	if !anyShort {
-		return f.status(bits)
-	}
-	var scalarReasons []string
-	for _, name := range framework.SortedScalarNames(req) { // sorted: reasons in a fixed order
-		q := req.Scalar[name]
-		if q == 0 || f.ignoredScalar(name) {
+	// The short resources, in name order; the first two are kept without
+	// allocating, and a rejection with at most two is cached like f.status.
+	var short [2]api.ResourceName
+	nShort := 0
+	for _, sr := range scalars {
+		if f.ignoredScalar(sr.Name) {
 			continue
 		}
-		if q > alloc.Scalar[name]-used.Scalar[name] {
-			scalarReasons = append(scalarReasons, "Insufficient "+string(name))
-			if q > alloc.Scalar[name] {
+		a, u := node.Scalar(sr.Name)
+		if sr.Quantity > a-u {
+			if sr.Quantity > a {
 				bits |= bitUnresolvable
 			}
+			if nShort < len(short) {
+				short[nShort] = sr.Name
+			}
+			nShort++
 		}
 	}
-	if len(scalarReasons) == 0 {
+	if nShort == 0 {
 		return f.status(bits)
 	}
+	key := scalarStatusKey{bits: bits, a: short[0], b: short[1]}
+	if nShort <= len(short) {
+		if st := f.scalarStatuses[key]; st != nil {
+			return st
+		}
+	}
 	reasons := append([]string(nil), f.status(bits).Reasons()...)
-	reasons = append(reasons, scalarReasons...)
+	for _, sr := range scalars {
+		if a, u := node.Scalar(sr.Name); !f.ignoredScalar(sr.Name) && sr.Quantity > a-u {
+			reasons = append(reasons, "Insufficient "+string(sr.Name))
+		}
+	}
 	code := framework.Unschedulable
 	if bits&bitUnresolvable != 0 {
 		code = framework.UnschedulableAndUnresolvable
 	}
-	return framework.NewStatus(code, reasons...)
+	st := framework.NewStatus(code, reasons...)
+	if nShort <= len(short) {
+		if f.scalarStatuses == nil {
+			f.scalarStatuses = map[scalarStatusKey]*framework.Status{}
+		}
+		f.scalarStatuses[key] = st
+	}
+	return st
+}
+
+// scalarStatusKey identifies a rejection with at most two short extended
+// resources (b is "" for one).
+type scalarStatusKey struct {
+	bits int
+	a, b api.ResourceName
 }
 
 func (f *Fit) ignoredScalar(name api.ResourceName) bool {

@@ -39,8 +39,7 @@ func (*NodeUnschedulable) Name() string { return Name }
 
 // Filter implements framework.FilterPlugin.
 func (pl *NodeUnschedulable) Filter(_ *framework.CycleState, pod *framework.PodInfo, node *framework.NodeInfo) *framework.Status {
-	n := node.Node()
-	if n == nil || !n.Spec.Unschedulable {
+	if !node.Unschedulable() { // also when the Node is unknown
 		return nil
 	}
 	for i := range pod.Pod.Spec.Tolerations {

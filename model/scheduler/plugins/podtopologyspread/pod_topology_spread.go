@@ -199,9 +199,9 @@ func newConstraint(c api.TopologySpreadConstraint, sel *api.LabelSelector, pod *
 }
 
 // hasAllKeys reports whether the node carries every constraint's topology key.
-func hasAllKeys(node *api.Node, cs []constraint) bool {
+func hasAllKeys(node *framework.NodeInfo, cs []constraint) bool {
 	for i := range cs {
-		if _, ok := node.Labels[cs[i].key]; !ok {
+		if _, ok := node.Label(cs[i].key); !ok {
 			return false
 		}
 	}
@@ -248,12 +248,13 @@ func (pl *PodTopologySpread) PreFilter(state *framework.CycleState, pod *framewo
 	eligible := make(map[api.NodeName]bool, len(nodes))
 	for _, ni := range nodes {
 		n := ni.Node()
-		if n == nil || !hasAllKeys(n, cons) || !matchesNodeAffinity(pod.Pod, n) {
+		if n == nil || !hasAllKeys(ni, cons) || !matchesNodeAffinity(pod.Pod, n) {
 			continue
 		}
 		eligible[ni.Name] = true
 		for i := range cons {
-			s.counts[i][n.Labels[cons[i].key]] += 0
+			v, _ := ni.Label(cons[i].key)
+			s.counts[i][v] += 0
 		}
 	}
 	mc, incremental := pl.h.(framework.MatchCounter)
@@ -265,7 +266,8 @@ func (pl *PodTopologySpread) PreFilter(state *framework.CycleState, pod *framewo
 					continue
 				}
 				if ni := pl.h.NodeInfo(name); ni != nil {
-					s.counts[i][ni.Node().Labels[c.key]] += cnt
+					v, _ := ni.Label(c.key)
+					s.counts[i][v] += cnt
 				}
 			}
 		} else {
@@ -273,7 +275,8 @@ func (pl *PodTopologySpread) PreFilter(state *framework.CycleState, pod *framewo
 				if ni == nil || !eligible[ni.Name] {
 					return
 				}
-				s.counts[i][ni.Node().Labels[c.key]]++
+				v, _ := ni.Label(c.key)
+				s.counts[i][v]++
 			})
 		}
 		m := math.MaxInt32
@@ -302,7 +305,7 @@ func (pl *PodTopologySpread) Filter(state *framework.CycleState, _ *framework.Po
 	}
 	for i := range s.cons {
 		c := &s.cons[i]
-		v, ok := n.Labels[c.key]
+		v, ok := node.Label(c.key)
 		if !ok {
 			return pl.rejectLabel
 		}
@@ -326,7 +329,10 @@ type preScoreState struct {
 	// hostname constraints.
 	counts     []map[string]int
 	hostCounts []map[api.NodeName]int
-	weights    []float64
+	// hostSlots[i], when the handle is a framework.SlotCounter, holds the same
+	// counts as hostCounts[i] indexed by NodeInfo slot.
+	hostSlots [][]int32
+	weights   []float64
 }
 
 // PreScore implements framework.PreScorePlugin (scoring.go initPreScoreState,
@@ -340,14 +346,14 @@ func (pl *PodTopologySpread) PreScore(state *framework.CycleState, pod *framewor
 	s := &preScoreState{
 		cons: cons, ignored: map[api.NodeName]bool{},
 		counts: make([]map[string]int, len(cons)), hostCounts: make([]map[api.NodeName]int, len(cons)),
-		weights: make([]float64, len(cons)),
+		hostSlots: make([][]int32, len(cons)), weights: make([]float64, len(cons)),
 	}
 	for i := range cons {
 		s.counts[i] = map[string]int{}
 	}
 	for _, ni := range filtered {
 		n := ni.Node()
-		if n == nil || (requireAll && !hasAllKeys(n, cons)) {
+		if n == nil || (requireAll && !hasAllKeys(ni, cons)) {
 			s.ignored[ni.Name] = true
 			continue
 		}
@@ -355,8 +361,10 @@ func (pl *PodTopologySpread) PreScore(state *framework.CycleState, pod *framewor
 			if cons[i].key == api.LabelHostname {
 				continue
 			}
-			if v, ok := n.Labels[cons[i].key]; ok {
-				s.counts[i][v] += 0
+			if v, ok := ni.Label(cons[i].key); ok {
+				if _, seen := s.counts[i][v]; !seen {
+					s.counts[i][v] = 0
+				}
 			}
 		}
 	}
@@ -380,11 +388,12 @@ func (pl *PodTopologySpread) PreScore(state *framework.CycleState, pod *framewor
 					return
 				}
 				n := ni.Node()
-				if requireAll && !hasAllKeys(n, cons) || !matchesNodeAffinity(pod.Pod, n) {
+				if requireAll && !hasAllKeys(ni, cons) || !matchesNodeAffinity(pod.Pod, n) {
 					return
 				}
-				if _, ok := s.counts[i][n.Labels[c.key]]; ok {
-					s.counts[i][n.Labels[c.key]]++
+				v, _ := ni.Label(c.key)
+				if _, ok := s.counts[i][v]; ok {
+					s.counts[i][v]++
 				}
 			})
 		}
@@ -406,20 +415,25 @@ func (pl *PodTopologySpread) Score(state *framework.CycleState, _ *framework.Pod
 		return 0, framework.AsStatus(fmt.Errorf("%s: reading PreScore state: %w", Name, err))
 	}
 	s := d.(*preScoreState)
-	n := node.Node()
-	if s.ignored[node.Name] || n == nil {
+	if node.Node() == nil || len(s.ignored) > 0 && s.ignored[node.Name] {
 		return 0, nil
 	}
 	var score float64
 	for i := range s.cons {
 		c := &s.cons[i]
-		v, ok := n.Labels[c.key]
+		v, ok := node.Label(c.key)
 		if !ok {
 			continue
 		}
 		var cnt int
 		if c.key == api.LabelHostname {
-			cnt = s.hostCounts[i][node.Name]
+			if hs, slot := s.hostSlots[i], int(node.Slot()); hs != nil && slot > 0 {
+				if slot < len(hs) {
+					cnt = int(hs[slot])
+				}
+			} else {
+				cnt = s.hostCounts[i][node.Name]
+			}
 		} else {
 			cnt = s.counts[i][v]
 		}
@@ -480,6 +494,9 @@ func (pl *PodTopologySpread) countIncremental(mc framework.MatchCounter, s *preS
 	c := &s.cons[i]
 	if c.key == api.LabelHostname {
 		s.hostCounts[i] = mc.MatchingPodsPerNode(pod.Namespace, c.selRef())
+		if sc, ok := pl.h.(framework.SlotCounter); ok {
+			s.hostSlots[i] = sc.MatchingPodsPerSlot(pod.Namespace, c.selRef())
+		}
 		return
 	}
 	counts := s.counts[i]
@@ -495,12 +512,12 @@ func (pl *PodTopologySpread) countIncremental(mc framework.MatchCounter, s *preS
 		if ni == nil || ni.Node() == nil {
 			continue
 		}
-		n := ni.Node()
-		if requireAll && !hasAllKeys(n, s.cons) || !matchesNodeAffinity(pod, n) {
+		if requireAll && !hasAllKeys(ni, s.cons) || !matchesNodeAffinity(pod, ni.Node()) {
 			continue
 		}
-		if _, ok := counts[n.Labels[c.key]]; ok {
-			counts[n.Labels[c.key]] += cnt
+		v, _ := ni.Label(c.key)
+		if _, ok := counts[v]; ok {
+			counts[v] += cnt
 		}
 	}
 }

@@ -54,12 +54,9 @@ func tolerated(tols []api.Toleration, t *api.Taint) bool {
 // Filter implements framework.FilterPlugin. The reason names the first untolerated
 // taint in the node's order, as upstream FindMatchingUntoleratedTaint does.
 func (pl *TaintToleration) Filter(_ *framework.CycleState, pod *framework.PodInfo, node *framework.NodeInfo) *framework.Status {
-	n := node.Node()
-	if n == nil {
-		return nil
-	}
-	for i := range n.Spec.Taints {
-		t := &n.Spec.Taints[i]
+	taints := node.Taints() // nil when the Node is unknown
+	for i := range taints {
+		t := &taints[i]
 		if t.Effect != api.TaintNoSchedule && t.Effect != api.TaintNoExecute {
 			continue
 		}
@@ -102,8 +99,8 @@ func preferNoScheduleTolerations(tols []api.Toleration) []api.Toleration {
 // Score implements framework.ScorePlugin: the number of untolerated
 // PreferNoSchedule taints (the raw score NormalizeScore reverses).
 func (pl *TaintToleration) Score(state *framework.CycleState, pod *framework.PodInfo, node *framework.NodeInfo) (int64, *framework.Status) {
-	n := node.Node()
-	if n == nil {
+	taints := node.Taints() // nil when the Node is unknown
+	if len(taints) == 0 {
 		return 0, nil
 	}
 	var tols []api.Toleration
@@ -113,8 +110,8 @@ func (pl *TaintToleration) Score(state *framework.CycleState, pod *framework.Pod
 		tols = preferNoScheduleTolerations(pod.Pod.Spec.Tolerations)
 	}
 	var count int64
-	for i := range n.Spec.Taints {
-		t := &n.Spec.Taints[i]
+	for i := range taints {
+		t := &taints[i]
 		if t.Effect == api.TaintPreferNoSchedule && !tolerated(tols, t) {
 			count++
 		}
