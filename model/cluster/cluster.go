@@ -55,6 +55,10 @@ type Options struct {
 	// model does no I/O): the nodes replace cluster.nodes; the pods are replayed.
 	TraceNodes []workload.NodeSpec
 	TracePods  []workload.AlibabaPod
+	// NewRuntime, when set, builds each node's container runtime instead of the
+	// modeled one (real-run mode passes real containers). The mode of a run is
+	// chosen only here, where the program is wired; the components do not change.
+	NewRuntime NewRuntimeFunc
 }
 
 // Cluster is a built cluster, ready to run.
@@ -66,7 +70,7 @@ type Cluster struct {
 	Scheduler *scheduler.Scheduler
 	Manager   *manager.Manager
 	Kubelets  []*kubelet.Kubelet
-	Runtimes  []*runtime.Modeled
+	Runtimes  []NodeRuntime // *runtime.Modeled unless Options.NewRuntime says otherwise
 	Proxies   []*proxy.Proxy
 	Traffic   []*traffic.Generator
 	Fabric    *network.Fabric
@@ -86,6 +90,8 @@ type Cluster struct {
 	groupSeq  int
 	pickers   map[string]traffic.Picker
 	shared    *proxy.Shared
+
+	newRuntime NewRuntimeFunc // Options.NewRuntime
 }
 
 // addNode builds a node's runtime, kubelet and kube-proxy (started by Build, or at
@@ -115,7 +121,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	}
 	eng := sim.New(opts.Seed)
 	reg := dist.NewRegistry()
-	c := &Cluster{Eng: eng, Registry: reg, Fabric: network.New(), sc: sc, tel: tel}
+	c := &Cluster{Eng: eng, Registry: reg, Fabric: network.New(), sc: sc, tel: tel, newRuntime: opts.NewRuntime}
 	cc := &sc.Cluster
 
 	// etcd and the apiserver: the control plane's store and door (step 1).
@@ -281,7 +287,11 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 			return nil, fmt.Errorf("metrics-server: %w", err)
 		}
 		for i, rt := range c.Runtimes {
-			ms.AddNode(allNodes[i], runtimeStats{rt})
+			st, ok := rt.(statsSource)
+			if !ok {
+				return nil, fmt.Errorf("metrics-server: %w", errUnsupported("container statistics (for the HPA)", rt))
+			}
+			ms.AddNode(allNodes[i], runtimeStats{st})
 		}
 		c.Metrics = ms
 	}
@@ -579,7 +589,7 @@ func neverReady(rt any, image string) {
 
 // runtimeStats serves a node's container statistics to metrics-server, as the
 // kubelet's /metrics/resource endpoint does from cAdvisor.
-type runtimeStats struct{ rt *runtime.Modeled }
+type runtimeStats struct{ rt statsSource }
 
 func (s runtimeStats) ContainerStats() []metricsserver.ContainerStats {
 	st := s.rt.Stats()
@@ -626,7 +636,9 @@ func (p *provisioner) AddNode(group string) string {
 	c.Kubelets[i].Start()
 	c.Proxies[i].Start()
 	if c.Metrics != nil {
-		c.Metrics.AddNode(name, runtimeStats{c.Runtimes[i]})
+		if st, ok := c.Runtimes[i].(statsSource); ok {
+			c.Metrics.AddNode(name, runtimeStats{st})
+		}
 	}
 	return name
 }
