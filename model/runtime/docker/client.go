@@ -159,4 +159,3 @@ func (c *Client) ListManaged(ctx context.Context, runID string) ([]Removed, erro
 	})
 	return out, nil
 }
-

@@ -244,7 +244,7 @@ type ctr struct {
 // Timing is the wall time of one container's operations (zero when not done).
 type Timing struct {
 	ID, Node, Pod, Container, Image string
-	Create, Start, Ready             time.Duration
+	Create, Start, Ready            time.Duration
 }
 
 // NewEngine starts the adapter of a run on cl: it subscribes to the engine's
