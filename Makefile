@@ -4,7 +4,7 @@ BIN     := bin/kubesim
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-race bench lint clean
+.PHONY: all build run test test-race bench lint clean nginx-image
 
 all: build
 
@@ -14,6 +14,11 @@ build:
 ## run: build, then run the built-in nginx scenario with the seven-step narration
 run: build
 	./$(BIN) run nginx --trace steps
+
+## nginx-image: build the local image kubesim/nginx:1.22 real runs use, from Debian's
+## nginx package (apt-get install -y nginx); does nothing if the image exists
+nginx-image:
+	$(GO) run ./cmd/kubesim real image
 
 ## test: every test; the engine, apiserver and determinism tests also under -race
 test:
