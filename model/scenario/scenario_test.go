@@ -191,3 +191,60 @@ func TestTrafficNeedsKnownServiceAndNodes(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestCalibrationProfile(t *testing.T) {
+	b := []byte(`# comment
+kind: calibration
+sources: ["runs/a"]
+imagesPresent: ["nginx:1.27"]
+latencies:
+  runtime.create: {dist: lognormal, median: 41ms, sigma: 0.2, n: 3, ks: 0.1}
+  etcd.commit: {dist: lognormal, median: 3ms, sigma: 0.5, n: 40, ks: 0.05}
+  readiness: {dist: lognormal, median: 60ms, sigma: 0.1, n: 3, ks: 0.2}
+`)
+	p, err := ParseCalibration("cal.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := mustParse(t, minimalScenarioWithServe)
+	changed := sc.ApplyCalibration(p)
+	if len(changed) != 4 {
+		t.Errorf("changed %v", changed)
+	}
+	if sc.Cluster.Runtime.Create.Spec.Median != 41*time.Millisecond || sc.Cluster.Etcd.Fsync.Spec.Median != 3*time.Millisecond ||
+		sc.Cluster.Etcd.RTT.Spec.Kind != "const" || sc.Images[0].Serve.ReadyAfter.Spec.Median != 60*time.Millisecond {
+		t.Errorf("not applied: %+v", sc.Cluster)
+	}
+	if got := sc.Cluster.Nodes[0].Images; len(got) != 1 || got[0] != "nginx:1.27" {
+		t.Errorf("pool images %v", got)
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"kind: calib\n", `kind: "calib": a calibration profile`},
+		{"kind: calibration\nlatencies:\n  runtime.crate: {dist: lognormal, median: 1ms, sigma: 1}\n", "cal.yaml:3: latencies.runtime.crate: unknown latency"},
+		{"kind: calibration\nlatencies:\n  runtime.create: {dist: uniform, median: 1ms, sigma: 1}\n", "calibration fits are lognormal"},
+		{"kind: calibration\nextra: 1\n", "extra"},
+	} {
+		if _, err := ParseCalibration("cal.yaml", []byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want %q", bad.yaml, err, bad.want)
+		}
+	}
+}
+
+const minimalScenarioWithServe = `name: t
+duration: 10s
+cluster:
+  nodes: [{name: n, count: 1, cpu: "1", memory: 1Gi}]
+images:
+  - name: nginx:1.27
+    size: 1Mi
+    serve: {port: 80, workers: 1, queueLimit: 10}
+`
+
+func mustParse(t *testing.T, y string) *Scenario {
+	t.Helper()
+	sc, err := Parse("t.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
