@@ -146,4 +146,3 @@ func containsString(v []string, s string) bool {
 	}
 	return false
 }
-
