@@ -59,6 +59,10 @@ type Options struct {
 	// modeled one (real-run mode passes real containers). The mode of a run is
 	// chosen only here, where the program is wired; the components do not change.
 	NewRuntime NewRuntimeFunc
+	// Engine, when set, is the engine to build on (Seed is then ignored: the
+	// engine's seed is the run's). Real-run mode creates it first so that the
+	// adapters' completions can go to the wall-clock driver's inbox (sim/wall).
+	Engine *sim.Engine
 }
 
 // Cluster is a built cluster, ready to run.
@@ -119,7 +123,10 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	if tel == nil {
 		tel = sim.Discard
 	}
-	eng := sim.New(opts.Seed)
+	eng := opts.Engine
+	if eng == nil {
+		eng = sim.New(opts.Seed)
+	}
 	reg := dist.NewRegistry()
 	c := &Cluster{Eng: eng, Registry: reg, Fabric: network.New(), sc: sc, tel: tel, newRuntime: opts.NewRuntime}
 	cc := &sc.Cluster
@@ -484,6 +491,17 @@ func (c *Cluster) submit(user *apiserver.Client, at sim.Time, obj api.Object, wh
 // *Violation, when an invariant breaks.
 func (c *Cluster) Run(until sim.Time) error {
 	c.Eng.RunUntil(until)
+	c.observer.sample()
+	if v := c.Violation(); v != nil {
+		return v
+	}
+	return nil
+}
+
+// Finish ends a run whose engine another loop drove (the wall-clock driver of
+// real-run mode, sim/wall) as Run ends one: it takes the final sample of the
+// gauges and returns the *Violation when an invariant broke.
+func (c *Cluster) Finish() error {
 	c.observer.sample()
 	if v := c.Violation(); v != nil {
 		return v
