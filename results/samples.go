@@ -31,6 +31,12 @@ const (
 	SampleRequestsTotal   = "requests_total"      // one value: answered or failed requests
 	SampleRequestErrRate  = "request_error_ratio" // one value: failed / total
 	SampleDeploymentReady = "deployment_ready_seconds"
+	// SampleContainerRestarts: one value, the restarts of every container of the
+	// pods at the end (kubelet restarts after kills and crashes).
+	SampleContainerRestarts = "container_restarts"
+	// SampleRequestsOKAfterRecovery: one value, the requests answered after the
+	// recovery from the first container kill.
+	SampleRequestsOKAfterRecovery = "requests_ok_after_kill_recovery"
 )
 
 // StepSample is the sample name of step s's per-object latencies.
