@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kubesim/kubesim/sim"
 )
 
 // SamplesFile is the name of a run directory's raw measurements.
@@ -62,14 +64,18 @@ func (r *RunSamples) Add(name string, v ...float64) {
 }
 
 // FromCollector adds every metric the collector observed and the per-object
-// latencies of the seven steps.
-func (r *RunSamples) FromCollector(c *Collector) {
+// latencies of the seven steps, from the step records before stepsBefore (0: all
+// of them; else the collector must keep step records).
+func (r *RunSamples) FromCollector(c *Collector, stepsBefore sim.Time) {
 	for _, name := range c.MetricNames() {
 		for _, s := range c.Metric(name) {
 			r.Add(name, s.V)
 		}
 	}
 	lat := c.StepLatencies()
+	if stepsBefore > 0 {
+		lat = c.StepLatenciesBefore(stepsBefore)
+	}
 	for s := 1; s <= 7; s++ {
 		if len(lat[s]) > 0 {
 			r.Add(StepSample(s), lat[s]...)

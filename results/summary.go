@@ -467,6 +467,20 @@ func (st *stepTracker) latencies() [8][]float64 {
 	return lat
 }
 
+// StepLatenciesBefore is StepLatencies computed from the kept step records
+// earlier than t only (the collector must keep them: TraceSteps or TraceEvents),
+// so that what happens later (a fault, a restart) does not stretch the steps of
+// the initial flow.
+func (c *Collector) StepLatenciesBefore(t sim.Time) [8][]float64 {
+	var st stepTracker
+	for _, r := range c.StepRecords() {
+		if r.Step >= 1 && r.Step <= 7 && r.Time < t {
+			st.add(r)
+		}
+	}
+	return st.latencies()
+}
+
 // stepStats computes the step statistics of a list of records.
 func stepStats(recs []sim.Record) []StepStat {
 	var st stepTracker
