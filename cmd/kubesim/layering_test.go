@@ -19,7 +19,20 @@ var components = []string{"scheduler", "controller", "kubelet", "runtime", "prox
 // shared are the packages every component may use.
 var shared = []string{"sim", "model/api", "model/apiserver", "model/dist", "model/network"}
 
-// ioPackages may not be imported by the pure model (adapters excepted, none yet).
+// adapters are the real-run adapters (design guide §2): the only code under model/
+// that does I/O, runs goroutines and reads the wall clock. Only cmd imports them.
+var adapters = []string{"model/proxy/real", "model/etcd/real", "model/traffic/real", "model/runtime/docker"}
+
+func adapterOf(rel string) string {
+	for _, a := range adapters {
+		if under(rel, a) {
+			return a
+		}
+	}
+	return ""
+}
+
+// ioPackages may not be imported by the pure model (adapters excepted).
 var ioPackages = []string{"os", "os/exec", "net", "net/http", "io/ioutil", "syscall", "os/signal"}
 
 func TestLayering(t *testing.T) {
@@ -49,6 +62,9 @@ func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, d
 func banned(rel, imp string) string {
 	internal := strings.HasPrefix(imp, mod)
 	irel := strings.TrimPrefix(strings.TrimPrefix(imp, mod), "/")
+	if a := adapterOf(irel); internal && a != "" && !under(rel, "cmd") && adapterOf(rel) != a {
+		return "the real-run adapters (" + strings.Join(adapters, ", ") + ") are imported only by cmd, where the program is wired"
+	}
 	switch {
 	case under(rel, "sim"):
 		if internal && !under(irel, "sim") {
@@ -64,6 +80,9 @@ func banned(rel, imp string) string {
 	case under(rel, "model"):
 		if internal && (under(irel, "cmd") || under(irel, "results")) {
 			return "the model never imports cmd or results"
+		}
+		if adapterOf(rel) != "" {
+			return "" // adapters do I/O and use their client libraries
 		}
 		for _, p := range ioPackages {
 			if imp == p && !strings.HasSuffix(rel, "_test") {
@@ -113,6 +132,11 @@ func TestNoWallClockInModel(t *testing.T) {
 	n := 0
 	for _, dir := range []string{"sim", "model"} {
 		err := filepath.Walk(filepath.Join(root, dir), func(p string, info os.FileInfo, err error) error {
+			if err == nil && info.IsDir() {
+				if rel, _ := filepath.Rel(root, p); adapterOf(filepath.ToSlash(rel)) != "" {
+					return filepath.SkipDir // real-run adapters run on the wall clock
+				}
+			}
 			if err != nil || info.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 				return err
 			}
@@ -149,10 +173,23 @@ func TestBannedCatchesViolations(t *testing.T) {
 		{"results", mod + "/model/cluster"},
 		{"model/proxy", mod + "/results"},
 		{"model/scheduler", "k8s.io/kubernetes/pkg/scheduler"},
+		{"model/cluster", mod + "/model/etcd/real"},
+		{"model/proxy", mod + "/model/proxy/real"},
+		{"results", mod + "/model/traffic/real"},
 	}
 	for _, c := range cases {
 		if banned(c.rel, c.imp) == "" {
 			t.Errorf("%s importing %s was allowed", c.rel, c.imp)
+		}
+	}
+	for _, ok := range []struct{ rel, imp string }{
+		{"cmd/kubesim", mod + "/model/proxy/real"},
+		{"model/proxy/real", "net"},
+		{"model/etcd/real", "go.etcd.io/etcd/server/v3/embed"},
+		{"model/proxy/real", mod + "/model/proxy"},
+	} {
+		if why := banned(ok.rel, ok.imp); why != "" {
+			t.Errorf("%s -> %s rejected: %s", ok.rel, ok.imp, why)
 		}
 	}
 	if why := banned("model/kubelet", mod+"/model/runtime"); why != "" {

@@ -55,13 +55,17 @@ type Options struct {
 	// model does no I/O): the nodes replace cluster.nodes; the pods are replayed.
 	TraceNodes []workload.NodeSpec
 	TracePods  []workload.AlibabaPod
+	// NewStore, when set, builds the apiserver's store instead of the modeled etcd
+	// (real-run mode passes a real etcd, model/etcd/real); cfg is the scenario's etcd
+	// configuration.
+	NewStore func(eng *sim.Engine, cfg etcd.Config, reg *dist.Registry) (etcd.Backend, error)
 }
 
 // Cluster is a built cluster, ready to run.
 type Cluster struct {
 	Eng       *sim.Engine
 	Registry  *dist.Registry
-	Store     *etcd.Store
+	Store     etcd.Backend
 	API       *apiserver.Server
 	Scheduler *scheduler.Scheduler
 	Manager   *manager.Manager
@@ -123,7 +127,13 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	setInt(&ecfg.Members, cc.Etcd.Members)
 	setDist(&ecfg.Fsync, cc.Etcd.Fsync)
 	setDist(&ecfg.RTT, cc.Etcd.RTT)
-	st, err := etcd.New(eng, ecfg, reg)
+	var st etcd.Backend
+	var err error
+	if opts.NewStore != nil {
+		st, err = opts.NewStore(eng, ecfg, reg)
+	} else {
+		st, err = etcd.New(eng, ecfg, reg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
