@@ -19,17 +19,18 @@ var components = []string{"scheduler", "controller", "kubelet", "runtime", "prox
 // shared are the packages every component may use.
 var shared = []string{"sim", "model/api", "model/apiserver", "model/dist", "model/network"}
 
-// adapters are the real-run adapters (design guide §2): the only code under model/
-// that does I/O, runs goroutines and reads the wall clock. Only cmd imports them.
-var adapters = []string{"model/proxy/real", "model/etcd/real", "model/traffic/real", "model/runtime/docker"}
+// adapters are the real-run adapters: the only packages under model/ that do I/O,
+// use the wall clock and goroutines (design guide §2). Only cmd imports them.
+var adapters = []string{"model/runtime/docker", "model/proxy/real", "model/etcd/real", "model/traffic/real"}
 
-func adapterOf(rel string) string {
+func isAdapter(rel string) bool {
+	rel = strings.TrimSuffix(rel, "_test")
 	for _, a := range adapters {
 		if under(rel, a) {
-			return a
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 // ioPackages may not be imported by the pure model (adapters excepted).
@@ -62,10 +63,16 @@ func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, d
 func banned(rel, imp string) string {
 	internal := strings.HasPrefix(imp, mod)
 	irel := strings.TrimPrefix(strings.TrimPrefix(imp, mod), "/")
-	if a := adapterOf(irel); internal && a != "" && !under(rel, "cmd") && adapterOf(rel) != a {
-		return "the real-run adapters (" + strings.Join(adapters, ", ") + ") are imported only by cmd, where the program is wired"
+	if internal && isAdapter(irel) && !under(rel, "cmd") && !isAdapter(rel) {
+		return "a real-run adapter is imported only by cmd (the composition root chooses the mode)"
 	}
 	switch {
+	case isAdapter(rel):
+		// An adapter does I/O and may use its client library (the Docker API, etcd);
+		// it imports the port it implements and the shared packages, never cmd or results.
+		if internal && (under(irel, "cmd") || under(irel, "results")) {
+			return "an adapter never imports cmd or results"
+		}
 	case under(rel, "sim"):
 		if internal && !under(irel, "sim") {
 			return "sim/ knows nothing of Kubernetes and imports no other kubesim package"
@@ -80,9 +87,6 @@ func banned(rel, imp string) string {
 	case under(rel, "model"):
 		if internal && (under(irel, "cmd") || under(irel, "results")) {
 			return "the model never imports cmd or results"
-		}
-		if adapterOf(rel) != "" {
-			return "" // adapters do I/O and use their client libraries
 		}
 		for _, p := range ioPackages {
 			if imp == p && !strings.HasSuffix(rel, "_test") {
@@ -132,13 +136,11 @@ func TestNoWallClockInModel(t *testing.T) {
 	n := 0
 	for _, dir := range []string{"sim", "model"} {
 		err := filepath.Walk(filepath.Join(root, dir), func(p string, info os.FileInfo, err error) error {
-			if err == nil && info.IsDir() {
-				if rel, _ := filepath.Rel(root, p); adapterOf(filepath.ToSlash(rel)) != "" {
-					return filepath.SkipDir // real-run adapters run on the wall clock
-				}
-			}
 			if err != nil || info.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 				return err
+			}
+			if rel, _ := filepath.Rel(root, p); isAdapter(filepath.ToSlash(filepath.Dir(rel))) {
+				return nil // adapters run real I/O on the wall clock
 			}
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -173,26 +175,36 @@ func TestBannedCatchesViolations(t *testing.T) {
 		{"results", mod + "/model/cluster"},
 		{"model/proxy", mod + "/results"},
 		{"model/scheduler", "k8s.io/kubernetes/pkg/scheduler"},
-		{"model/cluster", mod + "/model/etcd/real"},
+		{"model/kubelet", mod + "/model/runtime/docker"},
+		{"model/cluster", mod + "/model/runtime/docker"},
+		{"results", mod + "/model/runtime/docker"},
+		{"model/runtime/docker", mod + "/results"},
 		{"model/proxy", mod + "/model/proxy/real"},
-		{"results", mod + "/model/traffic/real"},
+		{"model/cluster", mod + "/model/etcd/real"},
+		{"model/traffic", mod + "/model/traffic/real"},
+		{"results", mod + "/model/proxy/real"},
 	}
 	for _, c := range cases {
 		if banned(c.rel, c.imp) == "" {
 			t.Errorf("%s importing %s was allowed", c.rel, c.imp)
 		}
 	}
+	if why := banned("model/kubelet", mod+"/model/runtime"); why != "" {
+		t.Errorf("kubelet -> runtime rejected: %s", why)
+	}
 	for _, ok := range []struct{ rel, imp string }{
-		{"cmd/kubesim", mod + "/model/proxy/real"},
-		{"model/proxy/real", "net"},
+		{"cmd/kubesim", mod + "/model/runtime/docker"},
+		{"model/runtime/docker", "github.com/moby/moby/client"},
+		{"model/runtime/docker", "net/http"},
+		{"model/runtime/docker", mod + "/model/runtime"},
+		{"cmd/kubesim", mod + "/model/etcd/real"},
 		{"model/etcd/real", "go.etcd.io/etcd/server/v3/embed"},
+		{"model/proxy/real", "net"},
 		{"model/proxy/real", mod + "/model/proxy"},
+		{"model/traffic/real", "net/http"},
 	} {
 		if why := banned(ok.rel, ok.imp); why != "" {
 			t.Errorf("%s -> %s rejected: %s", ok.rel, ok.imp, why)
 		}
-	}
-	if why := banned("model/kubelet", mod+"/model/runtime"); why != "" {
-		t.Errorf("kubelet -> runtime rejected: %s", why)
 	}
 }

@@ -12,8 +12,11 @@ import (
 
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/model/apiserver"
+	"github.com/kubesim/kubesim/model/cluster"
 	"github.com/kubesim/kubesim/model/dist"
 	"github.com/kubesim/kubesim/model/etcd"
+	"github.com/kubesim/kubesim/model/scenario"
+	"github.com/kubesim/kubesim/scenarios"
 	"github.com/kubesim/kubesim/sim"
 )
 
@@ -320,4 +323,87 @@ func TestAPIServerOverRealEtcd(t *testing.T) {
 	if err != nil || len(resp.Kvs) != 2 || resp.Header.Revision != s.Revision() {
 		t.Fatalf("etcd holds %v (rev %d, mirror %d): %v", resp.Kvs, resp.Header.Revision, s.Revision(), err)
 	}
+}
+
+// TestNginxScenarioOverRealEtcd builds the whole built-in nginx cluster with the
+// real store (cluster.Options.NewStore) and runs it as a discrete-event run whose
+// commits take real etcd round trips: the engine steps while no commit is in
+// flight and waits for the completion otherwise (virtual time does not pass during
+// a commit). The outcome must be the modeled one: 3 ready replicas, every object
+// in etcd, no divergence between etcd and the mirror.
+func TestNginxScenarioOverRealEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole nginx scenario over a real etcd")
+	}
+	b, _ := scenarios.Get("nginx")
+	sc, err := scenario.Parse("nginx.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := make(chan func(), 4096)
+	var st *Store
+	c, err := cluster.Build(sc, cluster.Options{Seed: 3, NewStore: func(eng *sim.Engine, _ etcd.Config, _ *dist.Registry) (etcd.Backend, error) {
+		s, err := Start(eng, Options{Post: func(fn func()) { posts <- fn }, Dir: t.TempDir()})
+		st = s
+		return s, err
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	until := sim.Time(sc.Duration.D())
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("not done at virtual %v after 90 s of wall time", c.Eng.Now())
+		}
+		select {
+		case fn := <-posts:
+			fn()
+			continue
+		default:
+		}
+		if st.inflight > 0 {
+			select {
+			case fn := <-posts:
+				fn()
+			case <-time.After(15 * time.Second):
+				t.Fatalf("a commit did not complete in 15 s (%d in flight)", st.inflight)
+			}
+			continue
+		}
+		if c.Eng.Pending() == 0 || c.Eng.PeekTime() > until {
+			break
+		}
+		c.Eng.Step()
+	}
+	if err := c.Run(until); err != nil {
+		t.Fatal(err)
+	}
+	ds := c.Deployments()
+	if len(ds) != 1 || ds[0].Status.ReadyReplicas != 3 {
+		t.Fatalf("deployments %+v", ds)
+	}
+	if div := st.Divergences(); len(div) != 0 {
+		t.Fatalf("divergences: %v", div)
+	}
+	samples := st.Samples()
+	if len(samples) < 20 {
+		t.Fatalf("only %d commits", len(samples))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := st.cli.Get(ctx, "/registry/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil || int(resp.Count) != st.Len() || resp.Header.Revision != st.Revision() {
+		t.Fatalf("etcd holds %d keys at revision %d, the mirror %d at %d: %v", resp.Count, resp.Header.Revision, st.Len(), st.Revision(), err)
+	}
+	var total time.Duration
+	for _, s := range samples {
+		total += s.Latency
+	}
+	t.Logf("%d real commits, mean latency %v, %d keys at revision %d", len(samples), total/time.Duration(len(samples)), st.Len(), st.Revision())
 }
