@@ -21,7 +21,7 @@ var shared = []string{"sim", "model/api", "model/apiserver", "model/dist", "mode
 
 // adapters are the real-run adapters: the only packages under model/ that do I/O,
 // use the wall clock and goroutines (design guide §2). Only cmd imports them.
-var adapters = []string{"model/runtime/docker"}
+var adapters = []string{"model/runtime/docker", "model/proxy/real", "model/etcd/real", "model/traffic/real"}
 
 func isAdapter(rel string) bool {
 	rel = strings.TrimSuffix(rel, "_test")
@@ -183,6 +183,10 @@ func TestBannedCatchesViolations(t *testing.T) {
 		{"model/cluster", mod + "/model/runtime/docker"},
 		{"results", mod + "/model/runtime/docker"},
 		{"model/runtime/docker", mod + "/results"},
+		{"model/proxy", mod + "/model/proxy/real"},
+		{"model/cluster", mod + "/model/etcd/real"},
+		{"model/traffic", mod + "/model/traffic/real"},
+		{"results", mod + "/model/proxy/real"},
 	}
 	for _, c := range cases {
 		if banned(c.rel, c.imp) == "" {
@@ -197,6 +201,11 @@ func TestBannedCatchesViolations(t *testing.T) {
 		{"model/runtime/docker", "github.com/moby/moby/client"},
 		{"model/runtime/docker", "net/http"},
 		{"model/runtime/docker", mod + "/model/runtime"},
+		{"cmd/kubesim", mod + "/model/etcd/real"},
+		{"model/etcd/real", "go.etcd.io/etcd/server/v3/embed"},
+		{"model/proxy/real", "net"},
+		{"model/proxy/real", mod + "/model/proxy"},
+		{"model/traffic/real", "net/http"},
 	} {
 		if why := banned(ok.rel, ok.imp); why != "" {
 			t.Errorf("%s -> %s rejected: %s", ok.rel, ok.imp, why)

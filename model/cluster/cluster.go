@@ -63,13 +63,21 @@ type Options struct {
 	// engine's seed is the run's). Real-run mode creates it first so that the
 	// adapters' completions can go to the wall-clock driver's inbox (sim/wall).
 	Engine *sim.Engine
+	// NewStore, when set, builds the apiserver's store instead of the modeled etcd
+	// (real-run mode passes a real etcd, model/etcd/real); cfg is the scenario's etcd
+	// configuration.
+	NewStore func(eng *sim.Engine, cfg etcd.Config, reg *dist.Registry) (etcd.Backend, error)
+	// Dataplane, when set, is the real data path the kube-proxy of the first node
+	// programs (real-run mode passes the real proxy of model/proxy/real); nil means
+	// simulation only.
+	Dataplane proxy.Dataplane
 }
 
 // Cluster is a built cluster, ready to run.
 type Cluster struct {
 	Eng       *sim.Engine
 	Registry  *dist.Registry
-	Store     *etcd.Store
+	Store     etcd.Backend
 	API       *apiserver.Server
 	Scheduler *scheduler.Scheduler
 	Manager   *manager.Manager
@@ -136,7 +144,13 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	setInt(&ecfg.Members, cc.Etcd.Members)
 	setDist(&ecfg.Fsync, cc.Etcd.Fsync)
 	setDist(&ecfg.RTT, cc.Etcd.RTT)
-	st, err := etcd.New(eng, ecfg, reg)
+	var st etcd.Backend
+	var err error
+	if opts.NewStore != nil {
+		st, err = opts.NewStore(eng, ecfg, reg)
+	} else {
+		st, err = etcd.New(eng, ecfg, reg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
@@ -254,6 +268,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		allNodes = append(allNodes, part.Name)
 	}
 	pickers := c.pickers
+	if opts.Dataplane != nil && len(c.Proxies) > 0 {
+		c.Proxies[0].SetDataplane(opts.Dataplane)
+	}
 
 	// The cluster autoscaler runs when the scenario has node groups.
 	if len(cc.NodeGroups) > 0 {
