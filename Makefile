@@ -20,11 +20,14 @@ run: build
 nginx-image:
 	$(GO) run ./cmd/kubesim real image
 
-## test: every test; the engine, apiserver and determinism tests also under -race
+## test: every test; the engine, apiserver and determinism tests also under -race.
+## The Docker-backed real-run tests skip loudly without Docker and the local nginx
+## image (make nginx-image), or fail with KUBESIM_REQUIRE_DOCKER=1 (as in CI). The
+## -race pass skips cmd's TestReal*: they run a kubesim binary built without -race.
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./sim/... ./model/apiserver/... ./model/etcd/... ./model/cluster/... ./cmd/...
+	$(GO) test -count=1 -race -skip '^TestReal' ./sim/... ./model/apiserver/... ./model/etcd/... ./model/cluster/... ./cmd/...
 
 ## bench: the engine (events/s, allocations per event), the components, and whole
 ## clusters (the nginx scenario; 500 and 5,000 nodes, pods created to ready)

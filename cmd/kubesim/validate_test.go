@@ -90,6 +90,20 @@ func TestValidateAgainstStoredRun(t *testing.T) {
 		}
 	}
 
+	// Determinism: the same inputs give a byte-identical validation.json.
+	if r := kubesim(t, dir, "validate", "nginx", "--real-from", same, "--out", "v1b"); r.code != 0 {
+		t.Fatalf("second validate: exit %d", r.code)
+	}
+	b2, _ := os.ReadFile(filepath.Join(dir, "v1b", "validation.json"))
+	if string(b) != string(b2) {
+		t.Error("validation.json differs between two validations of the same runs")
+	}
+	s1, _ := os.ReadFile(filepath.Join(dir, "v1", "simulated", results.SamplesFile))
+	s2, _ := os.ReadFile(filepath.Join(dir, "v1b", "simulated", results.SamplesFile))
+	if len(s1) == 0 || string(s1) != string(s2) {
+		t.Error("the simulated run's samples.json differs between two runs with one seed")
+	}
+
 	slow := fakeRealRun(t, filepath.Join(dir, "slow"), 3)
 	r = kubesim(t, dir, "validate", "nginx", "--real-from", slow, "--out", "v2")
 	if r.code != 4 || !strings.Contains(r.stdout, "verdict: FAIL") || !strings.Contains(r.stderr, "outside tolerance") {
@@ -144,5 +158,26 @@ func TestCalibrateStoredRun(t *testing.T) {
 	os.WriteFile(filepath.Join(simDir, results.SamplesFile), []byte(strings.Replace(string(b), `"mode":"real"`, `"mode":"simulated"`, 1)), 0o644)
 	if r := kubesim(t, dir, "calibrate", simDir); r.code != 2 || !strings.Contains(r.stderr, "calibrate fits real runs only") {
 		t.Fatalf("calibrate of a simulated run: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestRealRunBadInput: what a real run cannot do is refused before any container
+// starts (no Docker needed), naming the fault or the flag.
+func TestRealRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"real", "run", "etcd-leader-loss"}, `fault "leader-down" (kind etcd-leader-loss) cannot be injected in a real run (supported: container-crash, node-crash, zone-outage)`},
+		{[]string{"real", "run", "nginx", "--image-map", "nginx:1.27"}, "--image-map \"nginx:1.27\": want SCENARIO_IMAGE=LOCAL_IMAGE"},
+		{[]string{"real", "run", "nginx", "--duration", "0s"}, "--duration 0s: want a positive duration"},
+		{[]string{"validate", "nginx", "--kill-at", "40s"}, "--kill-at 40s: want a time within the horizon"},
+		{[]string{"validate", "nginx", "--rel-tol", "-1"}, "--rel-tol -1"},
+	} {
+		r := kubesim(t, dir, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
 	}
 }
