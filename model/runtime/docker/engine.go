@@ -340,6 +340,8 @@ func (e *Engine) watch(evs <-chan event, errc <-chan error) {
 	defer e.bg.Done()
 	for {
 		select {
+		case <-e.ctx.Done():
+			return
 		case ev, ok := <-evs:
 			if !ok {
 				evs = nil // the error follows on errc

@@ -24,24 +24,44 @@ func nginxSpec(pod, ip string) runtime.ContainerSpec {
 	}
 }
 
-// createStart creates and starts spec on rt and waits until the container is ready.
-func createStart(t *testing.T, q *queue, rt *NodeRuntime, spec runtime.ContainerSpec) string {
+type placed struct {
+	rt   *NodeRuntime
+	spec runtime.ContainerSpec
+}
+
+// createStart creates and starts the containers concurrently, as kubelets of
+// several nodes would, and waits until every one is ready; it returns their ids.
+func createStart(t *testing.T, q *queue, cs ...placed) []string {
 	t.Helper()
-	var id string
-	var cerr, serr error
-	created, started := false, false
-	rt.CreateContainer(spec, func(i string, err error) { id, cerr, created = i, err, true })
-	q.until(t, 30*time.Second, "create", func() bool { return created })
-	if cerr != nil {
-		t.Fatalf("create: %v", cerr)
+	ids := make([]string, len(cs))
+	errs := make([]error, len(cs))
+	created, started := 0, 0
+	for i, c := range cs {
+		c.rt.CreateContainer(c.spec, func(id string, err error) {
+			ids[i], errs[i] = id, err
+			created++
+			if err == nil {
+				c.rt.StartContainer(id, func(err error) { errs[i] = err; started++ })
+			} else {
+				started++
+			}
+		})
 	}
-	rt.StartContainer(id, func(err error) { serr, started = err, true })
-	q.until(t, 30*time.Second, "start", func() bool { return started })
-	if serr != nil {
-		t.Fatalf("start: %v", serr)
+	q.until(t, 60*time.Second, "create and start", func() bool { return created == len(cs) && started == len(cs) })
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("create/start of %s: %v", cs[i].spec.PodName, err)
+		}
 	}
-	q.until(t, 15*time.Second, "readiness of "+spec.PodName, func() bool { return rt.ProbeReady(id) })
-	return id
+	q.until(t, 30*time.Second, "readiness", func() bool {
+		for i, c := range cs {
+			if !c.rt.ProbeReady(ids[i]) {
+				return false
+			}
+		}
+		return true
+	})
+	return ids
 }
 
 func TestRealLifecycle(t *testing.T) {
@@ -69,7 +89,7 @@ func TestRealLifecycle(t *testing.T) {
 	q.until(t, 10*time.Second, "pull", func() bool { return pulled })
 
 	spec := nginxSpec("web-1", "10.244.1.5")
-	id := createStart(t, q, rt, spec)
+	id := createStart(t, q, placed{rt, spec})[0]
 
 	// Labels, limits and the loopback-only port binding, as the engine has them.
 	mc := e.api.(*mobyAPI).c
@@ -160,9 +180,9 @@ func TestRealKillReportsExits(t *testing.T) {
 	exits := map[string]int{}
 	a.SetExitHandler(func(id string, code int) { exits["a/"+id] = code })
 	b.SetExitHandler(func(id string, code int) { exits["b/"+id] = code })
-	id1 := createStart(t, q, a, nginxSpec("p1", "10.244.0.1"))
-	id2 := createStart(t, q, a, nginxSpec("p2", "10.244.0.2"))
-	id3 := createStart(t, q, b, nginxSpec("p3", "10.244.1.3"))
+	started := createStart(t, q, placed{a, nginxSpec("p1", "10.244.0.1")}, placed{a, nginxSpec("p2", "10.244.0.2")}, placed{b, nginxSpec("p3", "10.244.1.3")})
+	id1, id2, id3 := started[0], started[1], started[2]
+	t.Logf("samples after start: %v", e.Samples())
 
 	var kerr error
 	killed := false
@@ -198,5 +218,54 @@ func TestRealKillReportsExits(t *testing.T) {
 	q.until(t, 10*time.Second, "kill of a missing container", func() bool { return gone != nil })
 	if !errors.Is(gone, runtime.ErrNoSuchContainer) {
 		t.Errorf("kill of a missing container: %v, want ErrNoSuchContainer", gone)
+	}
+}
+
+func TestRealGCSparesUnlabeled(t *testing.T) {
+	q := newQueue()
+	e := realEngine(t, q)
+	rt := e.NodeRuntime("n1")
+	running := createStart(t, q, placed{rt, nginxSpec("web-1", "10.244.2.1")})[0]
+	var created string
+	rt.CreateContainer(nginxSpec("web-2", "10.244.2.2"), func(id string, err error) {
+		if err != nil {
+			t.Errorf("create: %v", err)
+		}
+		created = id
+	})
+	q.until(t, 30*time.Second, "create", func() bool { return created != "" })
+
+	// A container kubesim did not create, even one that carries the run's label
+	// but not io.kubesim.managed=true, survives gc.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	foreign, err := e.api.ContainerCreate(ctx, createRequest{
+		Name: "not-kubesim-" + e.RunID(), Image: NginxImage,
+		Labels: map[string]string{LabelRun: e.RunID(), "purpose": "must survive kubesim gc"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.api.ContainerRemove(context.Background(), foreign, true) })
+
+	removed, err := e.Client().GC(ctx, e.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range removed {
+		got[r.ID] = true
+		if r.Run != e.RunID() || r.Node != "n1" {
+			t.Errorf("removed %v: wrong run or node", r)
+		}
+	}
+	if len(removed) != 2 || !got[running] || !got[created] {
+		t.Errorf("gc removed %v, want the running %s and the created %s", removed, running, created)
+	}
+	if _, err := e.api.ContainerInspect(ctx, foreign); err != nil {
+		t.Errorf("gc removed (or broke) a container kubesim did not create: %v", err)
+	}
+	if _, err := e.api.ContainerInspect(ctx, running); !errors.Is(err, errNotFound) {
+		t.Errorf("inspect of a gc'd container: %v, want not found", err)
 	}
 }
