@@ -335,12 +335,14 @@ func TestGCSparesUnlabeled(t *testing.T) {
 	for _, buggy := range []bool{false, true} {
 		f := newFake()
 		f.ignoreFilters = buggy
-		add := func(id string, labels map[string]string) { f.ctrs[id] = &fakeCtr{id: id, name: id, labels: labels, running: true} }
+		add := func(id string, labels map[string]string) {
+			f.ctrs[id] = &fakeCtr{id: id, name: id, labels: labels, running: true}
+		}
 		add("a1", map[string]string{LabelManaged: "true", LabelRun: "A"})
 		add("a2", map[string]string{LabelManaged: "true", LabelRun: "A"})
 		add("b1", map[string]string{LabelManaged: "true", LabelRun: "B"})
 		add("user", nil)
-		add("impostor", map[string]string{LabelRun: "A"})                   // not managed
+		add("impostor", map[string]string{LabelRun: "A"})                     // not managed
 		add("false", map[string]string{LabelManaged: "false", LabelRun: "A"}) // explicitly not
 		cl, _ := newClient(context.Background(), f, "")
 		removed, err := cl.RemoveRun(context.Background(), "A")
