@@ -318,7 +318,7 @@ func (n *NodeRuntime) start(id string, done func(error)) {
 		e.bg.Add(1)
 		go e.probe(pctx, c, net.JoinHostPort("127.0.0.1", strconv.Itoa(c.hostPorts[c.ports[0]])))
 	}
-	if rd := c.spec.RunDuration; rd > 0 {
+	if rd := c.spec.RunDuration; rd > 0 && !e.closing {
 		e.bg.Add(1)
 		go n.finishAfter(c, rd)
 	}
@@ -449,22 +449,24 @@ func (n *NodeRuntime) SetExitHandler(fn func(id string, exitCode int)) {
 	n.e.mu.Unlock()
 }
 
-// Images implements runtime.Runtime: the scenario images whose local image is
-// known present, largest first, ties by name. Each entry names the scenario image
-// and the local one.
+// Images implements runtime.Runtime: one entry per local image known present,
+// named by the scenario images that map to it (sorted) and then the local name,
+// largest first, ties by name. The host has one image store, shared by every node.
 func (n *NodeRuntime) Images() []api.ContainerImage {
 	e := n.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []api.ContainerImage
+	names := map[string][]string{}
 	for ref, local := range e.images {
-		if info, ok := e.present[local]; ok {
-			names := []string{ref}
-			if ref != local {
-				names = append(names, local)
-			}
-			out = append(out, api.ContainerImage{Names: names, SizeBytes: info.Size})
+		if _, ok := e.present[local]; ok && ref != local {
+			names[local] = append(names[local], ref)
 		}
+	}
+	out := make([]api.ContainerImage, 0, len(names))
+	for local, info := range e.present {
+		refs := names[local]
+		slices.Sort(refs)
+		out = append(out, api.ContainerImage{Names: append(refs, local), SizeBytes: info.Size})
 	}
 	slices.SortFunc(out, func(a, b api.ContainerImage) int {
 		if c := cmp.Compare(b.SizeBytes, a.SizeBytes); c != 0 {

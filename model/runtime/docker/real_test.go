@@ -76,8 +76,8 @@ func TestRealLifecycle(t *testing.T) {
 	if rt.HasImage("busybox:1.36") {
 		t.Fatal("HasImage of an unmapped image = true")
 	}
-	if imgs := rt.Images(); len(imgs) == 0 || imgs[0].SizeBytes <= 0 {
-		t.Fatalf("Images() = %+v, want the nginx images with their size", imgs)
+	if imgs := rt.Images(); len(imgs) != 1 || imgs[0].SizeBytes <= 0 || strings.Join(imgs[0].Names, " ") != "nginx:1.25 nginx:1.27 nginx:latest kubesim/nginx:1.22" {
+		t.Fatalf("Images() = %+v, want the local nginx image named by its scenario names, with its size", imgs)
 	}
 	pulled := false
 	rt.PullImage("nginx:1.27", func(err error) {
