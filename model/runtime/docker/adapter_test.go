@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -237,7 +238,12 @@ func TestEngineGoneMidRun(t *testing.T) {
 
 func TestExitReporting(t *testing.T) {
 	f := newFake()
-	e, q := fakeEngine(t, f, nil)
+	var traces []string
+	e, q := fakeEngine(t, f, func(c *Config) {
+		c.Trace = func(comp string, step int, action, obj, _ string) {
+			traces = append(traces, fmt.Sprintf("%s %d %s %s", comp, step, action, obj))
+		}
+	})
 	rt := e.NodeRuntime("n1")
 	other := e.NodeRuntime("n2")
 	type exit struct {
@@ -290,6 +296,14 @@ func TestExitReporting(t *testing.T) {
 	}
 	if want := []string{"exit " + id, "started " + id3, "exit " + id3}; strings.Join(log, ",") != strings.Join(want, ",") {
 		t.Errorf("order %v, want %v", log, want)
+	}
+	wantTraces := []string{
+		"docker/n1 5 create pod/default/p", "docker/n1 5 start pod/default/p", "docker/n1 0 kill pod/default/p", "docker/n1 0 exit pod/default/p",
+		"docker/n1 5 create pod/default/p2", "docker/n1 5 start pod/default/p2", "docker/n1 5 stop pod/default/p2",
+		"docker/n1 5 create pod/default/p3",
+	}
+	if got := strings.Join(traces, "\n"); got != strings.Join(wantTraces, "\n") {
+		t.Errorf("traces:\n%s\nwant:\n%s", got, strings.Join(wantTraces, "\n"))
 	}
 	// Removing a running container is refused, as in the modeled runtime.
 	f.dieOnStart = nil
@@ -387,5 +401,37 @@ func TestHelpers(t *testing.T) {
 	}
 	if ValidRunID(NewRunID()) != nil {
 		t.Error("NewRunID is not a valid run id")
+	}
+}
+
+// TestKillNodeDuringStart: a container whose start is in flight when its node is
+// killed dies as soon as it runs, and its exit is reported after the start's done.
+func TestKillNodeDuringStart(t *testing.T) {
+	f := newFake()
+	e, q := fakeEngine(t, f, nil)
+	rt := e.NodeRuntime("n1")
+	var log []string
+	rt.SetExitHandler(func(id string, code int) { log = append(log, fmt.Sprintf("exit %d", code)) })
+	id, err := create(t, q, rt, nginxSpec("p", "10.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	f.startGate = gate
+	rt.StartContainer(id, func(err error) { log = append(log, fmt.Sprintf("started %v", err)) })
+	var killed []string
+	nodeDone := false
+	e.KillNode("n1", func(k []string, err error) { killed, nodeDone = k, true })
+	q.until(t, 5*time.Second, "node kill", func() bool { return nodeDone })
+	if len(killed) != 0 {
+		t.Errorf("killed %v before the start finished", killed)
+	}
+	close(gate)
+	q.until(t, 5*time.Second, "exit", func() bool { return len(log) == 2 })
+	if strings.Join(log, ",") != "started <nil>,exit 137" {
+		t.Errorf("log %v", log)
+	}
+	if f.running(id) {
+		t.Error("the container of the killed node still runs")
 	}
 }

@@ -65,7 +65,9 @@ type Config struct {
 	// 1 to 63 characters of [A-Za-z0-9_.-] (NewRunID makes one).
 	RunID string
 	// Post hands a completion to the engine thread (the wall-clock driver's Post).
-	// Required. The adapter calls it from one goroutine at a time, in order.
+	// Required. The adapter calls it from one goroutine at a time, in order; it must
+	// not run fn itself and must not block for long (drop fn once the driver has
+	// stopped: Shutdown waits for operations in flight, whose completions are posted).
 	Post func(fn func())
 	// Images maps scenario image references to local images ("nginx:1.27" ->
 	// "kubesim/nginx:1.22"); references are normalized (":latest" added). nil
@@ -88,6 +90,11 @@ type Config struct {
 	ProbeInterval, ProbePeriod, ProbeTimeout time.Duration
 	// OpTimeout bounds one Docker API call (default 60 s; a stop adds its grace).
 	OpTimeout time.Duration
+	// Trace, when set, receives the adapter's story on the engine thread (through
+	// Post), as the modeled runtime traces it: component "docker/<node>", step 5 for
+	// pull, create, start, ready, stop; 0 for exit and remove. The caller adds the
+	// engine time.
+	Trace func(component string, step int, action, object, detail string)
 }
 
 // NginxImage is the local nginx image `make nginx-image` builds.
@@ -232,6 +239,7 @@ type ctr struct {
 	// follows is not reported.
 	stopRequested bool
 	startFailed   bool
+	killOnStart   bool // its node was killed while its start was in flight
 	startDone     bool // the start's done callback was posted
 	pendingExit   *int // an exit seen before the start's done was posted
 	ready         bool
@@ -396,6 +404,7 @@ func (e *Engine) onDie(id string, code int) {
 		return
 	}
 	if wasRunning {
+		e.trace(c.node, 0, "exit", &c.spec, fmt.Sprintf("container %s (id %s) exited with code %d: nobody asked for it (a crash or a kill)", c.spec.Name, shortID(c.id), code))
 		e.reportExit(c, code)
 	}
 }
@@ -408,6 +417,19 @@ func (e *Engine) reportExit(c *ctr, code int) {
 	}
 	fn, id := n.onExit, c.id
 	e.post(func() { fn(id, code) })
+}
+
+// trace posts a trace record of node's runtime; callers hold e.mu.
+func (e *Engine) trace(node string, step int, action string, spec *runtime.ContainerSpec, detail string) {
+	if e.cfg.Trace == nil {
+		return
+	}
+	obj := ""
+	if spec != nil {
+		obj = api.RefOf(api.KindPod, spec.Namespace, spec.PodName)
+	}
+	fn, comp := e.cfg.Trace, "docker/"+node
+	e.post(func() { fn(comp, step, action, obj, detail) })
 }
 
 func (e *Engine) sample(name string, d time.Duration) {
@@ -565,6 +587,11 @@ func (e *Engine) KillContainer(id string, done func(error)) {
 		defer e.ops.Done()
 		ctx, cancel := e.opCtx(0)
 		defer cancel()
+		e.mu.Lock()
+		if c := e.ctrs[id]; c != nil {
+			e.trace(c.node, 0, "kill", &c.spec, fmt.Sprintf("killing container %s (id %s) with SIGKILL (fault)", c.name, shortID(id)))
+		}
+		e.mu.Unlock()
 		err := e.api.ContainerKill(ctx, id, "SIGKILL")
 		if errors.Is(err, errNotFound) {
 			err = fmt.Errorf("%w: %s", runtime.ErrNoSuchContainer, id)
@@ -587,10 +614,15 @@ func (e *Engine) KillNode(node string, done func(killed []string, err error)) {
 	e.mu.Lock()
 	var ids []string
 	for id, c := range e.ctrs {
-		if c.node == node && c.state == stRunning {
+		switch {
+		case c.node != node:
+		case c.state == stRunning:
 			ids = append(ids, id)
+		case c.state == stCreated:
+			c.killOnStart = true // a start in flight: killed as soon as it runs
 		}
 	}
+	e.trace(node, 0, "kill-node", nil, fmt.Sprintf("killing the %d running container(s) of node %s (SIGKILL)", len(ids), node))
 	e.mu.Unlock()
 	sort.Strings(ids)
 	go func() {
@@ -663,6 +695,7 @@ func (e *Engine) probe(ctx context.Context, c *ctr, addr string) {
 			d := time.Since(c.startedAt)
 			c.timing.Ready = d
 			e.sample(SampleReady, d)
+			e.trace(c.node, 5, "listen", &c.spec, fmt.Sprintf("nginx of container %s answers GET / on %s %.3fs after its start: the pod can serve", c.spec.Name, addr, d.Seconds()))
 		}
 		if c.everReady {
 			wait = e.cfg.ProbePeriod

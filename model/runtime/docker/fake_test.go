@@ -24,6 +24,8 @@ type fakeAPI struct {
 	dieOnStart *int
 	pullErr    error
 	pulls      int
+	// startGate, when set, holds ContainerStart until it is closed.
+	startGate chan struct{}
 	// ignoreFilters makes ContainerList return every container (a buggy filter):
 	// GC must still check the labels itself.
 	ignoreFilters bool
@@ -124,6 +126,12 @@ func (f *fakeAPI) ContainerCreate(_ context.Context, req createRequest) (string,
 }
 
 func (f *fakeAPI) ContainerStart(_ context.Context, id string) error {
+	f.mu.Lock()
+	gate := f.startGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.check(); err != nil {
@@ -244,6 +252,13 @@ func (f *fakeAPI) Events(ctx context.Context, _ map[string]string) (<-chan event
 }
 
 func (f *fakeAPI) Close() error { return nil }
+
+func (f *fakeAPI) running(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.ctrs[id]
+	return ok && c.running
+}
 
 func (f *fakeAPI) has(id string) bool {
 	f.mu.Lock()
