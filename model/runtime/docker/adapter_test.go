@@ -435,3 +435,37 @@ func TestKillNodeDuringStart(t *testing.T) {
 		t.Error("the container of the killed node still runs")
 	}
 }
+
+// TestShutdownCancelsInFlight: an operation that does not finish does not hold
+// Shutdown past its budget, and the run's containers are removed anyway.
+func TestShutdownCancelsInFlight(t *testing.T) {
+	f := newFake()
+	e, q := fakeEngine(t, f, nil)
+	rt := e.NodeRuntime("n1")
+	id, err := create(t, q, rt, nginxSpec("p", "10.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.startGate = make(chan struct{}) // never opened: the start hangs
+	started := false
+	rt.StartContainer(id, func(error) { started = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	removed, err := e.Shutdown(ctx)
+	if took := time.Since(t0); took > 1900*time.Millisecond {
+		t.Errorf("Shutdown took %v with a 2 s budget", took)
+	}
+	if err != nil || len(removed) != 1 || removed[0].ID != id || f.has(id) {
+		t.Errorf("Shutdown: removed %v, err %v; container left: %v", removed, err, f.has(id))
+	}
+	time.Sleep(50 * time.Millisecond)
+	q.until(t, time.Second, "drain", func() bool { return q.pending() == 0 })
+	if started {
+		t.Error("a completion was posted after Shutdown")
+	}
+	// New operations after Shutdown do nothing (and post nothing).
+	rt.CreateContainer(nginxSpec("late", "10.0.0.2"), func(string, error) { t.Error("create after Shutdown completed") })
+	time.Sleep(50 * time.Millisecond)
+	q.until(t, time.Second, "drain", func() bool { return q.pending() == 0 })
+}

@@ -322,6 +322,9 @@ func (e *Engine) dispatch() {
 		case <-e.ctx.Done():
 			return
 		}
+		if e.ctx.Err() != nil {
+			return
+		}
 		e.mu.Lock()
 		batch := e.outbox
 		e.outbox = nil
@@ -522,9 +525,12 @@ func missingImageError(scenarioRef, local, why string) error {
 		runtime.ErrImageNotFound, local, scenarioRef, why)
 }
 
-// Shutdown stops accepting operations, waits for those in flight (bounded by ctx),
-// stops the event stream and the probes, and removes every container of the run.
-// It returns the removed containers. Callbacks are no longer posted afterwards.
+// Shutdown stops accepting operations, lets those in flight finish for a moment
+// (at most 5 s, and at most half of ctx's remaining time), cancels the rest, stops
+// the event stream and the probes, and force-removes every container of the run,
+// with a second pass when an operation had to be cancelled (a create the engine
+// completes after the cancellation). It returns the removed containers.
+// Completions are no longer posted afterwards. Calling it again only removes.
 func (e *Engine) Shutdown(ctx context.Context) ([]Removed, error) {
 	e.mu.Lock()
 	already := e.closing
@@ -533,17 +539,37 @@ func (e *Engine) Shutdown(ctx context.Context) ([]Removed, error) {
 		c.stopRequested = true // exits from here on are ours
 	}
 	e.mu.Unlock()
+	cancelled := false
 	if !already {
+		wait := 5 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl)/2)
+		}
 		done := make(chan struct{})
 		go func() { e.ops.Wait(); close(done) }()
+		t := time.NewTimer(wait)
 		select {
 		case <-done:
+		case <-t.C:
+			cancelled = true
 		case <-ctx.Done():
+			cancelled = true
 		}
-		e.cancel()
+		t.Stop()
+		e.cancel() // cancelled calls return at once
+		<-done
 		e.bg.Wait()
 	}
-	return e.cl.RemoveRun(ctx, e.cfg.RunID)
+	removed, err := e.cl.RemoveRun(ctx, e.cfg.RunID)
+	if cancelled && err == nil {
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		more, err2 := e.cl.RemoveRun(ctx, e.cfg.RunID)
+		removed, err = append(removed, more...), err2
+	}
+	return removed, err
 }
 
 // NodeRuntime returns the runtime of modeled node (created on first use): a view of

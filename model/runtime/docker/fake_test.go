@@ -125,12 +125,16 @@ func (f *fakeAPI) ContainerCreate(_ context.Context, req createRequest) (string,
 	return id, nil
 }
 
-func (f *fakeAPI) ContainerStart(_ context.Context, id string) error {
+func (f *fakeAPI) ContainerStart(ctx context.Context, id string) error {
 	f.mu.Lock()
 	gate := f.startGate
 	f.mu.Unlock()
 	if gate != nil {
-		<-gate
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
