@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,5 +271,121 @@ func TestRealGCSparesUnlabeled(t *testing.T) {
 	}
 	if _, err := e.api.ContainerInspect(ctx, running); !errors.Is(err, errNotFound) {
 		t.Errorf("inspect of a gc'd container: %v, want not found", err)
+	}
+}
+
+// sockProxy forwards a unix socket to the Docker engine's socket; kill makes the
+// engine vanish for its clients (listener and every connection closed).
+type sockProxy struct {
+	path  string
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newSockProxy(t *testing.T, target string) *sockProxy {
+	t.Helper()
+	p := &sockProxy{path: filepath.Join(t.TempDir(), "docker.sock")}
+	ln, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ln = ln
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d, err := net.Dial("unix", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, d)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(d, c); d.Close() }()
+			go func() { _, _ = io.Copy(c, d); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.kill)
+	return p
+}
+
+func (p *sockProxy) kill() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestRealEngineGoneMidRun: the engine disappears under a run (its socket goes
+// away): the lost event stream is reported, operations fail with the client's
+// error instead of hanging, and Shutdown returns.
+func TestRealEngineGoneMidRun(t *testing.T) {
+	direct := realClient(t)
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	if !strings.HasPrefix(host, "unix://") {
+		t.Skipf("SKIPPED: DOCKER_HOST=%s is not a unix socket; this test interposes on one", host)
+	}
+	px := newSockProxy(t, strings.TrimPrefix(host, "unix://"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := Dial(ctx, "unix://"+px.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	q := newQueue()
+	var onErr error
+	run := "test-" + NewRunID()
+	e, err := NewEngine(cl, Config{RunID: run, Post: q.Post, OnError: func(err error) { onErr = err },
+		RegistryReachable: func(context.Context, string) bool { return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer ccancel()
+		if _, err := direct.RemoveRun(cctx, run); err != nil {
+			t.Errorf("clean-up of run %s: %v", run, err)
+		}
+	})
+	rt := e.NodeRuntime("n1")
+	id := createStart(t, q, placed{rt, nginxSpec("p", "10.244.3.1")})[0]
+
+	px.kill()
+	q.until(t, 10*time.Second, "the lost event stream on OnError", func() bool { return onErr != nil })
+	if !strings.Contains(onErr.Error(), "lost the engine's event stream") {
+		t.Errorf("OnError: %v", onErr)
+	}
+	select {
+	case <-e.Errors():
+	default:
+		t.Error("Errors() is empty")
+	}
+	t0 := time.Now()
+	var stopErr error
+	stopped := false
+	rt.StopContainer(id, time.Second, func(err error) { stopErr, stopped = err, true })
+	q.until(t, 10*time.Second, "stop with the engine gone", func() bool { return stopped })
+	if stopErr == nil || time.Since(t0) > 5*time.Second {
+		t.Errorf("stop with the engine gone: err %v after %v, want a prompt error", stopErr, time.Since(t0))
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if _, err := e.Shutdown(sctx); err == nil {
+		t.Error("Shutdown with the engine gone reported no error")
+	}
+	// The engine itself is fine: the container is still there for the clean-up.
+	if left, err := direct.ListManaged(sctx, run); err != nil || len(left) != 1 {
+		t.Errorf("the run's container through the direct connection: %v, %v", left, err)
 	}
 }
