@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -387,5 +388,108 @@ func TestRealEngineGoneMidRun(t *testing.T) {
 	// The engine itself is fine: the container is still there for the clean-up.
 	if left, err := direct.ListManaged(sctx, run); err != nil || len(left) != 1 {
 		t.Errorf("the run's container through the direct connection: %v, %v", left, err)
+	}
+}
+
+func TestRealImageMissing(t *testing.T) {
+	cl := realClient(t)
+	q := newQueue()
+	reached := false
+	e, err := NewEngine(cl, Config{RunID: "test-" + NewRunID(), Post: q.Post,
+		Images:            map[string]string{"nginx:9.99": "kubesim/absent:0"},
+		RegistryReachable: func(context.Context, string) bool { reached = true; return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = e.Shutdown(context.Background()) })
+	rt := e.NodeRuntime("n1")
+	if rt.HasImage("nginx:9.99") {
+		t.Fatal("HasImage of a missing local image")
+	}
+	var perr error
+	done := false
+	rt.PullImage("nginx:9.99", func(err error) { perr, done = err, true })
+	q.until(t, 10*time.Second, "pull", func() bool { return done })
+	if !errors.Is(perr, runtime.ErrImageNotFound) || !strings.Contains(perr.Error(), `"kubesim/absent:0"`) || !strings.Contains(perr.Error(), "make nginx-image") || !reached {
+		t.Errorf("pull of a missing image: %v (registry checked %v)", perr, reached)
+	}
+}
+
+// BenchmarkRealContainerLifecycle measures one nginx container through the adapter
+// on the local engine: create, start, first successful HTTP probe, stop, remove.
+// The per-phase wall times are reported as metrics (ms).
+func BenchmarkRealContainerLifecycle(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := Dial(ctx, "")
+	if err != nil {
+		b.Skipf("SKIPPED (Docker missing): %v", err)
+	}
+	defer cl.Close()
+	if ok, _ := cl.HasImage(ctx, NginxImage); !ok {
+		b.Skipf("SKIPPED: %s missing (make nginx-image)", NginxImage)
+	}
+	q := newQueue()
+	e, err := NewEngine(cl, Config{RunID: "bench-" + NewRunID(), Post: q.Post, ProbeInterval: 10 * time.Millisecond,
+		RegistryReachable: func(context.Context, string) bool { return false }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	rt := e.NodeRuntime("n1")
+	drain := func(cond func() bool) {
+		for !cond() {
+			q.mu.Lock()
+			fns := q.fns
+			q.fns = nil
+			q.mu.Unlock()
+			for _, fn := range fns {
+				fn()
+			}
+			if len(fns) == 0 {
+				select {
+				case <-q.wake:
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var id string
+		var opErr error
+		done := false
+		rt.CreateContainer(nginxSpec(fmt.Sprintf("bench-%d", i), fmt.Sprintf("10.250.0.%d", i%250+1)), func(s string, err error) { id, opErr, done = s, err, true })
+		drain(func() bool { return done })
+		if opErr != nil {
+			b.Fatal(opErr)
+		}
+		done = false
+		rt.StartContainer(id, func(err error) { opErr, done = err, true })
+		drain(func() bool { return done })
+		if opErr != nil {
+			b.Fatal(opErr)
+		}
+		drain(func() bool { return rt.ProbeReady(id) })
+		done = false
+		rt.StopContainer(id, 10*time.Second, func(err error) { opErr, done = err, true })
+		drain(func() bool { return done })
+		done = false
+		rt.RemoveContainer(id, func(err error) { opErr, done = err, true })
+		drain(func() bool { return done })
+		if opErr != nil {
+			b.Fatal(opErr)
+		}
+	}
+	b.StopTimer()
+	s := e.Samples()
+	for _, name := range []string{SampleCreate, SampleStart, SampleReady, SampleStop, SampleRemove} {
+		var sum time.Duration
+		for _, d := range s[name] {
+			sum += d
+		}
+		if n := len(s[name]); n > 0 {
+			b.ReportMetric(float64(sum.Microseconds())/1000/float64(n), name+"-ms")
+		}
 	}
 }
