@@ -70,6 +70,7 @@ func TestConfigErrors(t *testing.T) {
 		"bad run id": {RunID: "a b", Post: func(func()) {}},
 		"no post":    {RunID: "r"},
 		"empty map":  {RunID: "r", Post: func(func()) {}, Images: map[string]string{"nginx": ""}},
+		"conflict":   {RunID: "r", Post: func(func()) {}, Images: map[string]string{"nginx": "a:1", "nginx:latest": "b:1"}},
 	} {
 		if _, err := NewEngine(cl, cfg); err == nil {
 			t.Errorf("%s: NewEngine succeeded", name)

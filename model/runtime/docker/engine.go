@@ -204,19 +204,18 @@ type Engine struct {
 	ops    sync.WaitGroup // Docker operations in flight
 	bg     sync.WaitGroup // event stream, probes, outbox
 
-	mu       sync.Mutex
-	closing  bool
-	ctrs     map[string]*ctr
-	order    []*ctr // creation order (Timings)
-	nodes    map[string]*NodeRuntime
-	present  map[string]imageInfo // local ref -> info, images known present
-	samples  map[string][]time.Duration
-	seq      uint64
-	outbox   []func()
-	wake     chan struct{}
-	errs     chan error
-	failed   error // the event stream's failure
-	received chan struct{}
+	mu      sync.Mutex
+	closing bool
+	ctrs    map[string]*ctr
+	order   []*ctr // creation order (Timings)
+	nodes   map[string]*NodeRuntime
+	present map[string]imageInfo // local ref -> info, images known present
+	samples map[string][]time.Duration
+	seq     uint64
+	outbox  []func()
+	wake    chan struct{}
+	errs    chan error
+	failed  error // the event stream's failure
 }
 
 type ctrState uint8
@@ -264,20 +263,23 @@ func NewEngine(cl *Client, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cl: cl, api: cl.api, cfg: cfg,
-		images:   map[string]string{},
-		ctrs:     map[string]*ctr{},
-		nodes:    map[string]*NodeRuntime{},
-		present:  map[string]imageInfo{},
-		samples:  map[string][]time.Duration{},
-		wake:     make(chan struct{}, 1),
-		errs:     make(chan error, 4),
-		received: make(chan struct{}),
+		images:  map[string]string{},
+		ctrs:    map[string]*ctr{},
+		nodes:   map[string]*NodeRuntime{},
+		present: map[string]imageInfo{},
+		samples: map[string][]time.Duration{},
+		wake:    make(chan struct{}, 1),
+		errs:    make(chan error, 4),
 	}
 	for k, v := range cfg.Images {
 		if k == "" || v == "" {
 			return nil, fmt.Errorf("docker: image map entry %q -> %q: both sides are required", k, v)
 		}
-		e.images[normalizeRef(k)] = normalizeRef(v)
+		nk, nv := normalizeRef(k), normalizeRef(v)
+		if old, ok := e.images[nk]; ok && old != nv {
+			return nil, fmt.Errorf("docker: image map: %q is mapped to both %q and %q (%q and %q name the same image)", nk, old, nv, k, nk)
+		}
+		e.images[nk] = nv
 	}
 	for _, v := range cfg.Images {
 		if _, ok := e.images[normalizeRef(v)]; !ok {
