@@ -54,7 +54,8 @@ func newRealGCCmd(stdout io.Writer) *cobra.Command {
 		Short: "Remove the containers kubesim real runs left behind (found by label)",
 		Long: `Removes (forcibly: running ones are killed) every container with the label
 io.kubesim.managed=true, or only those of one run with --run. Containers without
-that label are never touched. Prints each container removed.`,
+that label are never touched. Without --run it also removes the containers of a
+real run still in progress. Prints each container removed.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if run != "" {

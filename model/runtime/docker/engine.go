@@ -65,7 +65,9 @@ type Config struct {
 	// 1 to 63 characters of [A-Za-z0-9_.-] (NewRunID makes one).
 	RunID string
 	// Post hands a completion to the engine thread (the wall-clock driver's Post).
-	// Required. The adapter calls it from one goroutine at a time, in order.
+	// Required. The adapter calls it from one goroutine at a time, in order; it must
+	// not run fn itself and must not block for long (drop fn once the driver has
+	// stopped: Shutdown waits for operations in flight, whose completions are posted).
 	Post func(fn func())
 	// Images maps scenario image references to local images ("nginx:1.27" ->
 	// "kubesim/nginx:1.22"); references are normalized (":latest" added). nil
@@ -88,6 +90,11 @@ type Config struct {
 	ProbeInterval, ProbePeriod, ProbeTimeout time.Duration
 	// OpTimeout bounds one Docker API call (default 60 s; a stop adds its grace).
 	OpTimeout time.Duration
+	// Trace, when set, receives the adapter's story on the engine thread (through
+	// Post), as the modeled runtime traces it: component "docker/<node>", step 5 for
+	// pull, create, start, ready, stop; 0 for exit and remove. The caller adds the
+	// engine time.
+	Trace func(component string, step int, action, object, detail string)
 }
 
 // NginxImage is the local nginx image `make nginx-image` builds.
@@ -197,19 +204,18 @@ type Engine struct {
 	ops    sync.WaitGroup // Docker operations in flight
 	bg     sync.WaitGroup // event stream, probes, outbox
 
-	mu       sync.Mutex
-	closing  bool
-	ctrs     map[string]*ctr
-	order    []*ctr // creation order (Timings)
-	nodes    map[string]*NodeRuntime
-	present  map[string]imageInfo // local ref -> info, images known present
-	samples  map[string][]time.Duration
-	seq      uint64
-	outbox   []func()
-	wake     chan struct{}
-	errs     chan error
-	failed   error // the event stream's failure
-	received chan struct{}
+	mu      sync.Mutex
+	closing bool
+	ctrs    map[string]*ctr
+	order   []*ctr // creation order (Timings)
+	nodes   map[string]*NodeRuntime
+	present map[string]imageInfo // local ref -> info, images known present
+	samples map[string][]time.Duration
+	seq     uint64
+	outbox  []func()
+	wake    chan struct{}
+	errs    chan error
+	failed  error // the event stream's failure
 }
 
 type ctrState uint8
@@ -232,6 +238,7 @@ type ctr struct {
 	// follows is not reported.
 	stopRequested bool
 	startFailed   bool
+	killOnStart   bool // its node was killed while its start was in flight
 	startDone     bool // the start's done callback was posted
 	pendingExit   *int // an exit seen before the start's done was posted
 	ready         bool
@@ -256,20 +263,23 @@ func NewEngine(cl *Client, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cl: cl, api: cl.api, cfg: cfg,
-		images:   map[string]string{},
-		ctrs:     map[string]*ctr{},
-		nodes:    map[string]*NodeRuntime{},
-		present:  map[string]imageInfo{},
-		samples:  map[string][]time.Duration{},
-		wake:     make(chan struct{}, 1),
-		errs:     make(chan error, 4),
-		received: make(chan struct{}),
+		images:  map[string]string{},
+		ctrs:    map[string]*ctr{},
+		nodes:   map[string]*NodeRuntime{},
+		present: map[string]imageInfo{},
+		samples: map[string][]time.Duration{},
+		wake:    make(chan struct{}, 1),
+		errs:    make(chan error, 4),
 	}
 	for k, v := range cfg.Images {
 		if k == "" || v == "" {
 			return nil, fmt.Errorf("docker: image map entry %q -> %q: both sides are required", k, v)
 		}
-		e.images[normalizeRef(k)] = normalizeRef(v)
+		nk, nv := normalizeRef(k), normalizeRef(v)
+		if old, ok := e.images[nk]; ok && old != nv {
+			return nil, fmt.Errorf("docker: image map: %q is mapped to both %q and %q (%q and %q name the same image)", nk, old, nv, k, nk)
+		}
+		e.images[nk] = nv
 	}
 	for _, v := range cfg.Images {
 		if _, ok := e.images[normalizeRef(v)]; !ok {
@@ -314,6 +324,9 @@ func (e *Engine) dispatch() {
 		case <-e.ctx.Done():
 			return
 		}
+		if e.ctx.Err() != nil {
+			return
+		}
 		e.mu.Lock()
 		batch := e.outbox
 		e.outbox = nil
@@ -340,6 +353,8 @@ func (e *Engine) watch(evs <-chan event, errc <-chan error) {
 	defer e.bg.Done()
 	for {
 		select {
+		case <-e.ctx.Done():
+			return
 		case ev, ok := <-evs:
 			if !ok {
 				evs = nil // the error follows on errc
@@ -394,6 +409,7 @@ func (e *Engine) onDie(id string, code int) {
 		return
 	}
 	if wasRunning {
+		e.trace(c.node, 0, "exit", &c.spec, fmt.Sprintf("container %s (id %s) exited with code %d: nobody asked for it (a crash or a kill)", c.spec.Name, shortID(c.id), code))
 		e.reportExit(c, code)
 	}
 }
@@ -406,6 +422,19 @@ func (e *Engine) reportExit(c *ctr, code int) {
 	}
 	fn, id := n.onExit, c.id
 	e.post(func() { fn(id, code) })
+}
+
+// trace posts a trace record of node's runtime; callers hold e.mu.
+func (e *Engine) trace(node string, step int, action string, spec *runtime.ContainerSpec, detail string) {
+	if e.cfg.Trace == nil {
+		return
+	}
+	obj := ""
+	if spec != nil {
+		obj = api.RefOf(api.KindPod, spec.Namespace, spec.PodName)
+	}
+	fn, comp := e.cfg.Trace, "docker/"+node
+	e.post(func() { fn(comp, step, action, obj, detail) })
 }
 
 func (e *Engine) sample(name string, d time.Duration) {
@@ -498,9 +527,12 @@ func missingImageError(scenarioRef, local, why string) error {
 		runtime.ErrImageNotFound, local, scenarioRef, why)
 }
 
-// Shutdown stops accepting operations, waits for those in flight (bounded by ctx),
-// stops the event stream and the probes, and removes every container of the run.
-// It returns the removed containers. Callbacks are no longer posted afterwards.
+// Shutdown stops accepting operations, lets those in flight finish for a moment
+// (at most 5 s, and at most half of ctx's remaining time), cancels the rest, stops
+// the event stream and the probes, and force-removes every container of the run,
+// with a second pass when an operation had to be cancelled (a create the engine
+// completes after the cancellation). It returns the removed containers.
+// Completions are no longer posted afterwards. Calling it again only removes.
 func (e *Engine) Shutdown(ctx context.Context) ([]Removed, error) {
 	e.mu.Lock()
 	already := e.closing
@@ -509,17 +541,37 @@ func (e *Engine) Shutdown(ctx context.Context) ([]Removed, error) {
 		c.stopRequested = true // exits from here on are ours
 	}
 	e.mu.Unlock()
+	cancelled := false
 	if !already {
+		wait := 5 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl)/2)
+		}
 		done := make(chan struct{})
 		go func() { e.ops.Wait(); close(done) }()
+		t := time.NewTimer(wait)
 		select {
 		case <-done:
+		case <-t.C:
+			cancelled = true
 		case <-ctx.Done():
+			cancelled = true
 		}
-		e.cancel()
+		t.Stop()
+		e.cancel() // cancelled calls return at once
+		<-done
 		e.bg.Wait()
 	}
-	return e.cl.RemoveRun(ctx, e.cfg.RunID)
+	removed, err := e.cl.RemoveRun(ctx, e.cfg.RunID)
+	if cancelled && err == nil {
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		more, err2 := e.cl.RemoveRun(ctx, e.cfg.RunID)
+		removed, err = append(removed, more...), err2
+	}
+	return removed, err
 }
 
 // NodeRuntime returns the runtime of modeled node (created on first use): a view of
@@ -563,6 +615,11 @@ func (e *Engine) KillContainer(id string, done func(error)) {
 		defer e.ops.Done()
 		ctx, cancel := e.opCtx(0)
 		defer cancel()
+		e.mu.Lock()
+		if c := e.ctrs[id]; c != nil {
+			e.trace(c.node, 0, "kill", &c.spec, fmt.Sprintf("killing container %s (id %s) with SIGKILL (fault)", c.name, shortID(id)))
+		}
+		e.mu.Unlock()
 		err := e.api.ContainerKill(ctx, id, "SIGKILL")
 		if errors.Is(err, errNotFound) {
 			err = fmt.Errorf("%w: %s", runtime.ErrNoSuchContainer, id)
@@ -585,10 +642,15 @@ func (e *Engine) KillNode(node string, done func(killed []string, err error)) {
 	e.mu.Lock()
 	var ids []string
 	for id, c := range e.ctrs {
-		if c.node == node && c.state == stRunning {
+		switch {
+		case c.node != node:
+		case c.state == stRunning:
 			ids = append(ids, id)
+		case c.state == stCreated:
+			c.killOnStart = true // a start in flight: killed as soon as it runs
 		}
 	}
+	e.trace(node, 0, "kill-node", nil, fmt.Sprintf("killing the %d running container(s) of node %s (SIGKILL)", len(ids), node))
 	e.mu.Unlock()
 	sort.Strings(ids)
 	go func() {
@@ -661,6 +723,7 @@ func (e *Engine) probe(ctx context.Context, c *ctr, addr string) {
 			d := time.Since(c.startedAt)
 			c.timing.Ready = d
 			e.sample(SampleReady, d)
+			e.trace(c.node, 5, "listen", &c.spec, fmt.Sprintf("nginx of container %s answers GET / on %s %.3fs after its start: the pod can serve", c.spec.Name, addr, d.Seconds()))
 		}
 		if c.everReady {
 			wait = e.cfg.ProbePeriod

@@ -62,8 +62,18 @@ func (n *NodeRuntime) PullImage(ref string, done func(error)) {
 	}
 	go func() {
 		defer e.ops.Done()
+		t0 := time.Now()
 		err := n.pull(ref)
-		e.postLocked(func() { done(err) })
+		d := time.Since(t0)
+		e.mu.Lock()
+		obj := "image " + normalizeRef(ref)
+		if err != nil {
+			e.trace(n.node, 5, "pull", nil, fmt.Sprintf("%s: %v", obj, err))
+		} else {
+			e.trace(n.node, 5, "pull", nil, fmt.Sprintf("%s: present in the local image store (%.3fs)", obj, d.Seconds()))
+		}
+		e.post(func() { done(err) })
+		e.mu.Unlock()
 	}()
 }
 
@@ -207,7 +217,25 @@ func (n *NodeRuntime) create(spec runtime.ContainerSpec, seq uint64) (string, er
 	}
 	e.ctrs[id] = c
 	e.order = append(e.order, c)
+	e.trace(n.node, 5, "create", &spec, fmt.Sprintf("created container %s (id %s) from image %s in %.3fs", req.Name, shortID(id), local, d.Seconds()))
 	return id, nil
+}
+
+// fmtPorts formats container port -> host port mappings, ascending.
+func fmtPorts(m map[int32]int) string {
+	if len(m) == 0 {
+		return "no ports"
+	}
+	ports := make([]int32, 0, len(m))
+	for p := range m {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	parts := make([]string, len(ports))
+	for i, p := range ports {
+		parts[i] = fmt.Sprintf("%d/tcp on 127.0.0.1:%d", p, m[p])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // portTaken recognizes the engine's errors about a host port it cannot bind.
@@ -311,14 +339,25 @@ func (n *NodeRuntime) start(id string, done func(error)) {
 	c.state = stRunning
 	c.hostPorts = info.HostPorts
 	c.startedAt = time.Now()
+	e.trace(n.node, 5, "start", &c.spec, fmt.Sprintf("started container %s (id %s) in %.3fs; published %s", c.name, shortID(id), d.Seconds(), fmtPorts(c.hostPorts)))
 	e.post(func() { done(nil) })
+	if c.killOnStart {
+		// Its node was killed while it started: it dies now too.
+		e.bg.Add(1)
+		go func() {
+			defer e.bg.Done()
+			kctx, cancel := e.opCtx(0)
+			defer cancel()
+			_ = e.api.ContainerKill(kctx, id, "SIGKILL")
+		}()
+	}
 	if len(c.ports) > 0 && !e.closing {
 		pctx, stop := context.WithCancel(e.ctx)
 		c.stopProbe = stop
 		e.bg.Add(1)
 		go e.probe(pctx, c, net.JoinHostPort("127.0.0.1", strconv.Itoa(c.hostPorts[c.ports[0]])))
 	}
-	if rd := c.spec.RunDuration; rd > 0 {
+	if rd := c.spec.RunDuration; rd > 0 && !e.closing {
 		e.bg.Add(1)
 		go n.finishAfter(c, rd)
 	}
@@ -384,6 +423,7 @@ func (n *NodeRuntime) StopContainer(id string, grace time.Duration, done func(er
 		} else {
 			err = nil
 			e.sample(SampleStop, d)
+			e.trace(n.node, 5, "stop", &c.spec, fmt.Sprintf("stopped container %s (id %s) in %.3fs (grace %v)", c.name, shortID(id), d.Seconds(), grace))
 			c.state = stExited
 			c.ready = false
 			if c.stopProbe != nil {
@@ -432,6 +472,7 @@ func (n *NodeRuntime) RemoveContainer(id string, done func(error)) {
 		case err == nil:
 			e.sample(SampleRemove, d)
 			delete(e.ctrs, id)
+			e.trace(n.node, 0, "remove", &c.spec, fmt.Sprintf("removed container %s (id %s) in %.3fs", c.name, shortID(id), d.Seconds()))
 		case errors.Is(err, errNotFound):
 			delete(e.ctrs, id)
 			err = fmt.Errorf("%w: %s", runtime.ErrNoSuchContainer, id)
@@ -449,22 +490,24 @@ func (n *NodeRuntime) SetExitHandler(fn func(id string, exitCode int)) {
 	n.e.mu.Unlock()
 }
 
-// Images implements runtime.Runtime: the scenario images whose local image is
-// known present, largest first, ties by name. Each entry names the scenario image
-// and the local one.
+// Images implements runtime.Runtime: one entry per local image known present,
+// named by the scenario images that map to it (sorted) and then the local name,
+// largest first, ties by name. The host has one image store, shared by every node.
 func (n *NodeRuntime) Images() []api.ContainerImage {
 	e := n.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []api.ContainerImage
+	names := map[string][]string{}
 	for ref, local := range e.images {
-		if info, ok := e.present[local]; ok {
-			names := []string{ref}
-			if ref != local {
-				names = append(names, local)
-			}
-			out = append(out, api.ContainerImage{Names: names, SizeBytes: info.Size})
+		if _, ok := e.present[local]; ok && ref != local {
+			names[local] = append(names[local], ref)
 		}
+	}
+	out := make([]api.ContainerImage, 0, len(names))
+	for local, info := range e.present {
+		refs := names[local]
+		slices.Sort(refs)
+		out = append(out, api.ContainerImage{Names: append(refs, local), SizeBytes: info.Size})
 	}
 	slices.SortFunc(out, func(a, b api.ContainerImage) int {
 		if c := cmp.Compare(b.SizeBytes, a.SizeBytes); c != 0 {
