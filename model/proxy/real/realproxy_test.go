@@ -17,7 +17,7 @@ import (
 
 // backends starts n HTTP servers on 127.0.0.1 answering their index, and returns
 // them with a resolver mapping pod IP 10.0.0.<i+1>:80 to server i.
-func backends(t *testing.T, n int) ([]*httptest.Server, Resolver) {
+func backends(t testing.TB, n int) ([]*httptest.Server, Resolver) {
 	t.Helper()
 	var srvs []*httptest.Server
 	addrs := map[string]string{}
