@@ -92,6 +92,8 @@ type Store struct {
 	srv    *embed.Etcd
 	cli    *clientv3.Client
 	ep     string
+	ctx    context.Context // cancelled by Close: ends a transaction in flight
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	queue     []job
@@ -165,6 +167,7 @@ func Start(eng *sim.Engine, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("realetcd: client for %s: %w", s.ep, err)
 	}
 	s.cli = cli
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.worker()
 	return s, nil
 }
@@ -218,6 +221,11 @@ func (s *Store) startServer(attempt int) error {
 
 // Endpoint returns the client address of the embedded etcd ("127.0.0.1:port").
 func (s *Store) Endpoint() string { return s.ep }
+
+// InFlight returns the commits proposed whose completion has not yet run on the
+// engine (engine goroutine only). A driver that runs as fast as possible waits for
+// a posted completion while it is non-zero.
+func (s *Store) InFlight() int { return s.inflight }
 
 // Dir returns the temporary data directory (removed by Close).
 func (s *Store) Dir() string { return s.dir }
@@ -280,7 +288,7 @@ func (s *Store) worker() {
 		s.queue = s.queue[1:]
 		s.mu.Unlock()
 		if j.compact > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+			ctx, cancel := context.WithTimeout(s.ctx, s.opts.RequestTimeout)
 			_, err := s.cli.Compact(ctx, j.compact)
 			cancel()
 			if err != nil {
@@ -315,7 +323,7 @@ func txnOf(ctx context.Context, cli *clientv3.Client, op etcd.Op, data string) c
 
 func (s *Store) run(j job) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.RequestTimeout)
 	resp, err := txnOf(ctx, s.cli, j.op, j.data).Commit()
 	cancel()
 	sample := CommitSample{Key: j.op.Key, Type: j.op.Type, Proposed: j.proposed, Queued: start.Sub(j.proposed), Latency: time.Since(start)}
@@ -402,8 +410,8 @@ func (s *Store) Apply(op etcd.Op) etcd.Result {
 	if s.inflight > 0 {
 		return etcd.Result{Err: fmt.Errorf("realetcd: Apply of %s while %d commits are in flight (Apply is for initial state)", op.Key, s.inflight), Revision: s.mirror.Revision()}
 	}
-	if err := s.Err(); err != nil {
-		return etcd.Result{Err: err, Revision: s.mirror.Revision()}
+	if !s.Available() {
+		return etcd.Result{Err: etcd.ErrNoQuorum, Revision: s.mirror.Revision()}
 	}
 	var data string
 	if op.Type == etcd.Put {
@@ -415,7 +423,7 @@ func (s *Store) Apply(op etcd.Op) etcd.Result {
 	}
 	j := job{op: op, data: data, proposed: time.Now()}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.RequestTimeout)
 	resp, err := txnOf(ctx, s.cli, op, data).Commit()
 	cancel()
 	sample := CommitSample{Key: op.Key, Type: op.Type, Proposed: j.proposed, Latency: time.Since(start)}
@@ -530,6 +538,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.queue = nil
 	s.mu.Unlock()
+	s.cancel()
 	select {
 	case s.wake <- struct{}{}:
 	default:

@@ -367,12 +367,12 @@ func TestNginxScenarioOverRealEtcd(t *testing.T) {
 			continue
 		default:
 		}
-		if st.inflight > 0 {
+		if st.InFlight() > 0 {
 			select {
 			case fn := <-posts:
 				fn()
 			case <-time.After(15 * time.Second):
-				t.Fatalf("a commit did not complete in 15 s (%d in flight)", st.inflight)
+				t.Fatalf("a commit did not complete in 15 s (%d in flight)", st.InFlight())
 			}
 			continue
 		}
@@ -406,4 +406,42 @@ func TestNginxScenarioOverRealEtcd(t *testing.T) {
 		total += s.Latency
 	}
 	t.Logf("%d real commits, mean latency %v, %d keys at revision %d", len(samples), total/time.Duration(len(samples)), st.Len(), st.Revision())
+}
+
+// TestEtcdGoneMidRun: when etcd stops answering, the commit fails as an
+// unavailable modeled etcd's does (ErrNoQuorum) after RequestTimeout, and the store
+// refuses further writes, saying why.
+func TestEtcdGoneMidRun(t *testing.T) {
+	d := newDriver()
+	s, err := Start(d.eng, Options{Post: d.post, Dir: t.TempDir(), RequestTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var first error = errors.New("not answered")
+	s.Commit(etcd.Op{Type: etcd.Put, Key: "/registry/pods/default/a", Value: pod("a")}, func(r etcd.Result) { first = r.Err })
+	d.until(t, "the first commit", func() bool { return first == nil })
+	s.srv.Server.Stop() // etcd is gone; the client keeps trying until the timeout
+	var got error
+	s.Commit(etcd.Op{Type: etcd.Put, Key: "/registry/pods/default/b", Value: pod("b")}, func(r etcd.Result) { got = r.Err })
+	d.until(t, "the failed commit", func() bool { return got != nil })
+	if got != etcd.ErrNoQuorum || s.Available() || s.Err() == nil {
+		t.Fatalf("commit with etcd gone: %v; available %v; Err %v", got, s.Available(), s.Err())
+	}
+	if _, ok := s.Get("/registry/pods/default/b"); ok {
+		t.Fatal("the failed write reached the mirror")
+	}
+	var later error
+	s.Commit(etcd.Op{Type: etcd.Put, Key: "/registry/pods/default/c", Value: pod("c")}, func(r etcd.Result) { later = r.Err })
+	d.until(t, "the refused commit", func() bool { return later != nil })
+	if later != etcd.ErrNoQuorum {
+		t.Fatalf("commit after the failure: %v", later)
+	}
+	if r := s.Apply(etcd.Op{Type: etcd.Put, Key: "/registry/pods/default/d", Value: pod("d")}); r.Err != etcd.ErrNoQuorum {
+		t.Fatalf("Apply after the failure: %v", r.Err)
+	}
+	smp := s.Samples()
+	if len(smp) != 2 || smp[1].Err == "" {
+		t.Fatalf("samples %+v", smp)
+	}
 }

@@ -17,7 +17,7 @@ import (
 
 // backends starts n HTTP servers on 127.0.0.1 answering their index, and returns
 // them with a resolver mapping pod IP 10.0.0.<i+1>:80 to server i.
-func backends(t *testing.T, n int) ([]*httptest.Server, Resolver) {
+func backends(t testing.TB, n int) ([]*httptest.Server, Resolver) {
 	t.Helper()
 	var srvs []*httptest.Server
 	addrs := map[string]string{}
@@ -396,5 +396,45 @@ func TestCloseStopsListenersAndConnections(t *testing.T) {
 func TestNewNeedsResolver(t *testing.T) {
 	if _, err := New(Options{}); err == nil || !strings.Contains(err.Error(), "Resolve") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestClientIPAffinityAndSourceHashKeepABackend(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sched    proxy.Scheduler
+		affinity bool
+	}{
+		{"rr with ClientIP affinity", proxy.SchedulerRR, true},
+		{"sh", proxy.SchedulerSH, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, res := backends(t, 3)
+			p := newProxy(t, Options{Resolve: res})
+			r := rules(proxy.ModeIPVS, tc.sched, eps(0, 1, 2))
+			r.ClientIPAffinity = tc.affinity
+			p.Program(r)
+			first, err := get(t, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				if b, err := get(t, p); err != nil || b != first {
+					t.Fatalf("client moved from %s to %s (%v)", first, b, err)
+				}
+			}
+			// Its backend leaves: the client moves to one still programmed.
+			var left []int
+			for i := range 3 {
+				if fmt.Sprintf("b%d", i) != first {
+					left = append(left, i)
+				}
+			}
+			r.Ports[0].Endpoints = eps(left...)
+			p.Program(r)
+			if b, err := get(t, p); err != nil || b == first {
+				t.Fatalf("after %s left: %q, %v", first, b, err)
+			}
+		})
 	}
 }

@@ -117,11 +117,14 @@ func LoopbackURL(target string) (*url.URL, error) {
 
 // Sample is one arrival.
 type Sample struct {
-	Start   time.Time     // wall time the request was sent (or dropped)
-	Offset  time.Duration // Start relative to the run's start
-	Latency time.Duration // to the end of the response body (0 when dropped)
-	Status  int           // HTTP status (0 without a response)
-	Err     string        // "" on success, else a reason
+	Start time.Time // wall time the request was sent (or dropped)
+	// Scheduled is the arrival's planned offset from the run's start (<= Duration);
+	// Offset is the actual one (Start relative to the run's start), later by the
+	// timer's lag.
+	Scheduled, Offset time.Duration
+	Latency           time.Duration // to the end of the response body (0 when dropped)
+	Status            int           // HTTP status (0 without a response)
+	Err               string        // "" on success, else a reason
 }
 
 // OK reports whether the request succeeded.
@@ -198,7 +201,7 @@ arrivals:
 		}
 		now := time.Now()
 		mu.Lock()
-		samples = append(samples, Sample{Start: now, Offset: now.Sub(start)})
+		samples = append(samples, Sample{Start: now, Scheduled: at, Offset: now.Sub(start)})
 		i := len(samples) - 1
 		mu.Unlock()
 		select {

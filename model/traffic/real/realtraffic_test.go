@@ -71,7 +71,7 @@ func TestCountBoundsAndRateRoughlyHonoured(t *testing.T) {
 		t.Fatalf("sent %d (hits %d), want about 100", r.Sent, hits.Load())
 	}
 	for i, s := range r.Samples {
-		if s.Offset > time.Second || (i > 0 && s.Offset < r.Samples[i-1].Offset) {
+		if s.Scheduled > time.Second || s.Offset < s.Scheduled || (i > 0 && s.Scheduled < r.Samples[i-1].Scheduled) {
 			t.Fatalf("sample %d at %v: outside the window or out of order", i, s.Offset)
 		}
 	}
