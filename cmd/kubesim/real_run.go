@@ -249,7 +249,13 @@ func realRunScenario(ctx context.Context, sc *scenario.Scenario, seed uint64, rs
 	drv := wall.New(eng)
 	runID := docker.NewRunID()
 	var adapterErr error
+	col := results.NewCollector(results.TraceSteps)
 	de, err := docker.NewEngine(dcl, docker.Config{RunID: runID, Post: drv.Post, Images: rs.imageMap,
+		// The adapter tells its story as the modeled runtime does (docker/<node>
+		// records of step 5), so the steps are timed from the same records.
+		Trace: func(component string, step int, action, object, detail string) {
+			col.Trace(sim.Record{Time: eng.Now(), Step: step, Component: component, Action: action, Object: object, Detail: detail})
+		},
 		ImageMapHint: "--image-map SCENARIO_IMAGE=LOCAL_IMAGE (kubesim real run / validate)",
 		OnError: func(e error) {
 			if adapterErr == nil {
@@ -283,7 +289,6 @@ func realRunScenario(ctx context.Context, sc *scenario.Scenario, seed uint64, rs
 	}
 	defer px.Close()
 
-	col := results.NewCollector(results.TraceSteps)
 	s := &results.RunSamples{Version: version, Scenario: sc.Name, Seed: seed, Mode: "real"}
 	present := map[string]bool{}
 	factory := func(c *cluster.Cluster, p *cluster.NodePart) (cluster.NodeRuntime, error) {
