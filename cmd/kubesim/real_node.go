@@ -211,7 +211,21 @@ func (t timedRuntime) ProbeReady(id string) bool {
 	return true
 }
 
-// timed wraps a runtime factory with timedRuntime.
+// timedModeled is timedRuntime over the modeled runtime: it keeps every method of
+// *runtime.Modeled (OOM kills, pull faults, never-ready images, statistics), so
+// a simulated twin supports every fault and add-on a plain simulation does.
+type timedModeled struct {
+	*runtime.Modeled
+	t timedRuntime
+}
+
+func (m timedModeled) PullImage(ref string, done func(error)) { m.t.PullImage(ref, done) }
+func (m timedModeled) CreateContainer(spec runtime.ContainerSpec, done func(string, error)) {
+	m.t.CreateContainer(spec, done)
+}
+func (m timedModeled) StartContainer(id string, done func(error)) { m.t.StartContainer(id, done) }
+
+// timed wraps a runtime factory (nil: the modeled runtime) with timedRuntime.
 func timed(f cluster.NewRuntimeFunc, s *results.RunSamples) cluster.NewRuntimeFunc {
 	if f == nil {
 		f = cluster.ModeledRuntime
@@ -221,6 +235,10 @@ func timed(f cluster.NewRuntimeFunc, s *results.RunSamples) cluster.NewRuntimeFu
 		if err != nil {
 			return nil, err
 		}
-		return timedRuntime{NodeRuntime: rt, eng: c.Eng, s: s}, nil
+		t := timedRuntime{NodeRuntime: rt, eng: c.Eng, s: s}
+		if m, ok := rt.(*runtime.Modeled); ok {
+			return timedModeled{Modeled: m, t: t}, nil
+		}
+		return t, nil
 	}
 }

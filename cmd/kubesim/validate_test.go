@@ -181,3 +181,24 @@ func TestRealRunBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatedTwinKeepsModeledCapabilities: the timing decorator of the
+// simulated twin keeps what the modeled runtime offers besides the port (an HPA
+// needs its container statistics), so validate's simulated run is a full
+// simulation, with the same outcome as kubesim run.
+func TestSimulatedTwinKeepsModeledCapabilities(t *testing.T) {
+	sc, err := loadScenario("autoscaling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := simulateComparable(sc, sc.Seed)
+	if err != nil {
+		t.Fatalf("simulated twin of autoscaling: %v", err)
+	}
+	if len(r.samples.Samples[results.SampleRuntimeCreate]) == 0 || len(r.samples.Samples[results.SampleEtcdCommit]) == 0 {
+		t.Error("the decorators measured no container create or etcd commit")
+	}
+	if v, ok := r.sum.Get("replicas_desired_max"); !ok || v.(float64) < 4 {
+		t.Errorf("the HPA did not scale in the simulated twin: replicas_desired_max %v", v)
+	}
+}
