@@ -204,3 +204,17 @@ func TestSamplesRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the file:\n%s\n%s", b.String(), b2.String())
 	}
 }
+
+func TestMeanErrorFloorsSmallValues(t *testing.T) {
+	real := &RunSamples{Samples: map[string][]float64{StepSample(1): {0.004}, "pod_startup_seconds": {4}}}
+	sim := &RunSamples{Samples: map[string][]float64{StepSample(1): {0.024}, "pod_startup_seconds": {3}}}
+	v := Validate(sim, real, DefaultTolerances())
+	// step 1: 20 ms off a 4 ms step is 500% relative, 40% of the 50 ms floor;
+	// pod startup: 1 s off 4 s is 25% either way.
+	if re, n := v.MeanRelativeError([]string{"step1", "pod_startup"}); n != 2 || math.Abs(re-(5+0.25)/2) > 1e-9 {
+		t.Errorf("mean relative error %v over %d", re, n)
+	}
+	if e, n := v.MeanError([]string{"step1", "pod_startup"}); n != 2 || math.Abs(e-(0.4+0.25)/2) > 1e-9 {
+		t.Errorf("mean error %v over %d, want %v", e, n, (0.4+0.25)/2)
+	}
+}

@@ -69,7 +69,7 @@ func TestRealValidateKillCalibrate(t *testing.T) {
 	cl := requireDocker(t)
 	dir := t.TempDir()
 	start := time.Now()
-	r := kubesim(t, dir, "validate", "nginx", "--out", "val")
+	r := kubesim(t, dir, "validate", "nginx", "--out", "val", "--sim-runs", "10")
 	took := time.Since(start)
 	if r.code != 0 && r.code != 4 {
 		t.Fatalf("validate: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -125,16 +125,18 @@ func TestRealValidateKillCalibrate(t *testing.T) {
 	} else {
 		t.Logf("calibrate:\n%s", r.stdout)
 	}
-	r = kubesim(t, dir, "validate", "nginx", "--real-from", "val/real", "--calibration", "cal.yaml", "--out", "val2")
+	r = kubesim(t, dir, "validate", "nginx", "--real-from", "val/real", "--calibration", "cal.yaml", "--out", "val2", "--sim-runs", "10")
 	if r.code != 0 && r.code != 4 {
 		t.Fatalf("validate --calibration: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("after calibration:\n%s", r.stdout)
 	after := readValidation(t, filepath.Join(dir, "val2", "validation.json"))
 	keys := calibratedMetrics
-	eb, nb := before.MeanRelativeError(keys)
-	ea, na := after.MeanRelativeError(keys)
-	t.Logf("mean relative error over %v: before %.3f (%d metrics), after %.3f (%d metrics)", keys, eb, nb, ea, na)
+	eb, nb := before.MeanError(keys)
+	ea, na := after.MeanError(keys)
+	rb, _ := before.MeanRelativeError(keys)
+	ra, _ := after.MeanRelativeError(keys)
+	t.Logf("validation error over %v: before %.3f (%d metrics), after %.3f (%d metrics); plain mean relative error %.3f -> %.3f", keys, eb, nb, ea, na, rb, ra)
 	if nb == 0 || na != nb || ea >= eb {
 		t.Errorf("calibration did not reduce the validation error: before %.3f over %d metrics, after %.3f over %d", eb, nb, ea, na)
 	}
@@ -142,11 +144,15 @@ func TestRealValidateKillCalibrate(t *testing.T) {
 
 // calibratedMetrics are the validation metrics the calibrated latencies drive:
 // etcd commits in steps 1-4, the container runtime and readiness in step 5, step 7,
-// pod startup and the time to ready. Step 6 is left out: its latency is kube-proxy's
+// pod startup, the time to ready and the recovery from the kill. The validation
+// error is the mean of |sim - real| / max(|real|, 50 ms) over them (the plain
+// relative error of a 4 ms step swings by hundreds of percent with a few
+// milliseconds of scheduling noise on this shared machine), with ten simulated
+// runs pooled against the one real run. Step 6 is left out: its latency is kube-proxy's
 // modeled minSyncPeriod (1 s) and the EndpointSlice controller, which no calibrated
 // latency sets (the real proxy's programming, proxy.sync, takes microseconds), and
 // its median over two or three objects swings from run to run.
-var calibratedMetrics = []string{"step1", "step2", "step3", "step4", "step5", "step7", "pod_startup", "all_replicas_ready"}
+var calibratedMetrics = []string{"step1", "step2", "step3", "step4", "step5", "step7", "pod_startup", "all_replicas_ready", "recovery_container_kill"}
 
 func readValidation(t *testing.T, p string) *results.Validation {
 	t.Helper()

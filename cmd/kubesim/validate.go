@@ -29,6 +29,7 @@ func newValidateCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 	var tolFile, calFile, realFrom string
 	var relTol, absTol float64
 	var killAt time.Duration
+	var simRuns int
 	cmd := &cobra.Command{
 		Use:   "validate SCENARIO",
 		Short: "Run a scenario simulated and real with the same seed and compare them metric by metric",
@@ -45,7 +46,10 @@ Defaults: relative 0.5 and absolute 50ms for latencies; absolute 0.01 for the er
 ratio. --tolerance FILE (YAML: default, errors, metrics.<key>) or --rel-tol and
 --abs-tol change them. Writes validation.json (and, with --out, the two runs' directories
 simulated/ and real/). Exit code 0 when every measured metric passes, 4 when one is
-outside its tolerance.`,
+outside its tolerance. --sim-runs N pools the samples of N simulated runs (seeds
+SEED, SEED+1, ...) to compare the model's distribution with the real run. The
+validation error printed last is the mean over the metrics of
+|sim - real| / max(|real|, absolute tolerance).`,
 		Example: `  kubesim validate nginx --out val
   kubesim calibrate val/real --out cal.yaml
   kubesim validate nginx --calibration cal.yaml --real-from val/real`,
@@ -103,9 +107,32 @@ outside its tolerance.`,
 				}
 				notes = append(notes, "real run read from "+realFrom+" (not run again)")
 			}
+			if simRuns < 1 || simRuns > 1000 {
+				return badInput("--sim-runs %d: want 1 to 1000", simRuns)
+			}
 			simRun, err := simulateComparable(cp, seed)
 			if err != nil {
 				return err
+			}
+			// More simulated runs (seeds seed+1, ...) pool their samples: the model's
+			// distribution rather than one draw of it.
+			simSamples := simRun.samples
+			if simRuns > 1 {
+				pooled := &results.RunSamples{Version: version, Scenario: sc.Name, Seed: seed, Mode: "simulated"}
+				for name, v := range simRun.samples.Samples {
+					pooled.Add(name, v...)
+				}
+				for i := 1; i < simRuns; i++ {
+					r, err := simulateComparable(cp, seed+uint64(i))
+					if err != nil {
+						return err
+					}
+					for name, v := range r.samples.Samples {
+						pooled.Add(name, v...)
+					}
+				}
+				simSamples = pooled
+				notes = append(notes, fmt.Sprintf("simulated: %d runs with seeds %d..%d, samples pooled", simRuns, seed, seed+uint64(simRuns-1)))
 			}
 			if realSamples == nil {
 				ctx, stop := interruptible()
@@ -130,7 +157,7 @@ outside its tolerance.`,
 					return err
 				}
 			}
-			val := results.Validate(simRun.samples, realSamples, tol)
+			val := results.Validate(simSamples, realSamples, tol)
 			val.Notes = notes
 			if err := results.WriteValidationTable(stdout, val); err != nil {
 				return err
@@ -165,6 +192,7 @@ outside its tolerance.`,
 	fl.StringVar(&calFile, "calibration", "", "simulate with this calibration profile (kubesim calibrate)")
 	fl.StringVar(&realFrom, "real-from", "", "compare with this real run directory (kubesim real run --out, or validate's real/) instead of running again")
 	fl.DurationVar(&killAt, "kill-at", defaultKillAt, "when to kill a container if the scenario kills none")
+	fl.IntVar(&simRuns, "sim-runs", 1, "simulated runs to pool (seeds SEED, SEED+1, ...): the model's distribution instead of one draw")
 	return cmd
 }
 
