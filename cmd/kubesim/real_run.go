@@ -380,11 +380,23 @@ func realRunScenario(ctx context.Context, sc *scenario.Scenario, seed uint64, rs
 				for _, k := range reasons {
 					rsx.FailedBy = append(rsx.FailedBy, results.ReasonCount{Reason: k, Count: uint64(r.res.ErrorsByReason[k])})
 				}
-				for _, smp := range r.res.Samples {
+				first := -1
+				for k, smp := range r.res.Samples {
 					if smp.OK() {
 						at := sim.Time(smp.Start.Add(smp.Latency).Sub(epoch))
 						col.Observe("request_latency_seconds", at, smp.Latency.Seconds())
+						if first < 0 || smp.Start.Add(smp.Latency).Before(r.res.Samples[first].Start.Add(r.res.Samples[first].Latency)) {
+							first = k
+						}
 					}
+				}
+				if first >= 0 {
+					// As the modeled clients do (model/traffic): the first answered
+					// request is a step-6 record of its own object.
+					smp := r.res.Samples[first]
+					col.Trace(sim.Record{Time: sim.Time(smp.Start.Add(smp.Latency).Sub(epoch)), Step: 6, Component: "client/" + tr.Name, Action: "request",
+						Object: fmt.Sprintf("request/%s/%d", tr.Name, first+1),
+						Detail: fmt.Sprintf("first request answered: load generator → the real proxy (%s) → an nginx container in %.1f ms", r.res.Target, float64(smp.Latency.Microseconds())/1000)})
 				}
 			}
 			reqs[r.i] = rsx
