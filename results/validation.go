@@ -158,14 +158,14 @@ func (s Stats) judged(j string) float64 {
 
 // ValidationRow is the comparison of one metric.
 type ValidationRow struct {
-	Key       string    `json:"key"`
-	Title     string    `json:"title"`
-	Judge     string    `json:"judged"`
-	Simulated Stats     `json:"simulated"`
-	Real      Stats     `json:"real"`
-	SimValue  float64   `json:"simulated_value"`
-	RealValue float64   `json:"real_value"`
-	RelError  *float64  `json:"relative_error"` // nil when the real value is 0 and the simulated one is not
+	Key       string   `json:"key"`
+	Title     string   `json:"title"`
+	Judge     string   `json:"judged"`
+	Simulated Stats    `json:"simulated"`
+	Real      Stats    `json:"real"`
+	SimValue  float64  `json:"simulated_value"`
+	RealValue float64  `json:"real_value"`
+	RelError  *float64 `json:"relative_error"` // nil when the real value is 0 and the simulated one is not
 	// Error is |sim - real| / max(|real|, Tolerance.Absolute): the relative error
 	// with the absolute tolerance as its floor, so that a few milliseconds on a
 	// millisecond step do not count as hundreds of percent. The aggregate
