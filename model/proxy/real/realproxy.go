@@ -412,18 +412,20 @@ func (p *Proxy) Close() error {
 
 func (p *Proxy) accept(l *listener) {
 	defer p.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return
+			// A transient failure (too many open files, ...): wait and accept again,
+			// as net/http's server does, 5 ms doubling up to 1 s.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		if !p.track(c) {
 			_ = c.Close()
 			return
