@@ -445,3 +445,20 @@ func TestEtcdGoneMidRun(t *testing.T) {
 		t.Fatalf("samples %+v", smp)
 	}
 }
+
+// TestEveryKindEncodes: Commit stores every api kind as JSON (the zero object of
+// each, with its maps and pointers nil, and the built-in scenario's objects in
+// TestNginxScenarioOverRealEtcd).
+func TestEveryKindEncodes(t *testing.T) {
+	objs := []api.Object{&api.Pod{}, &api.Node{}, &api.Lease{}, &api.Deployment{}, &api.ReplicaSet{}, &api.Service{},
+		&api.EndpointSlice{}, &api.HorizontalPodAutoscaler{}, &api.PodMetrics{}, &api.StorageClass{}, &api.PersistentVolume{},
+		&api.PersistentVolumeClaim{}, &api.StatefulSet{}, &api.PriorityClass{}, &api.Job{}}
+	if len(objs) != api.NumKinds-1 {
+		t.Fatalf("%d kinds listed, the api has %d: add the new kind here", len(objs), api.NumKinds-1)
+	}
+	for _, o := range objs {
+		if _, err := json.Marshal(o); err != nil {
+			t.Errorf("%T: %v", o, err)
+		}
+	}
+}

@@ -26,7 +26,7 @@
 // Unlike iptables, which picks once per connection and never retries, a dial that
 // fails is retried on another endpoint (at most Options.MaxAttempts attempts, each
 // bounded by DialTimeout), like a user-space proxy. Every attempt's failure is
-// recorded.
+// recorded. Only TCP service ports are proxied.
 package realproxy
 
 import (
@@ -266,6 +266,13 @@ func (p *Proxy) Program(r proxy.ServiceRules) {
 	keep := map[portKey]bool{}
 	for _, pr := range r.Ports {
 		k := portKey{r.Namespace, r.Name, pr.Port}
+		if pr.Protocol != "" && pr.Protocol != "TCP" {
+			// Only TCP is proxied (HTTP traffic to nginx); a UDP or SCTP port gets no
+			// listener, said in its sample.
+			p.progs = append(p.progs, ProgramSample{Service: k.service(), Port: pr.Port, ModelDelay: modelDelay, Decided: decided,
+				Err: fmt.Sprintf("protocol %s is not proxied (TCP only)", pr.Protocol)})
+			continue
+		}
 		keep[k] = true
 		t := &table{policy: policy, affinity: r.ClientIPAffinity}
 		unresolved := 0
@@ -405,18 +412,20 @@ func (p *Proxy) Close() error {
 
 func (p *Proxy) accept(l *listener) {
 	defer p.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return
+			// A transient failure (too many open files, ...): wait and accept again,
+			// as net/http's server does, 5 ms doubling up to 1 s.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		if !p.track(c) {
 			_ = c.Close()
 			return

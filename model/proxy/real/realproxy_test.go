@@ -438,3 +438,21 @@ func TestClientIPAffinityAndSourceHashKeepABackend(t *testing.T) {
 		})
 	}
 }
+
+func TestOnlyTCPPortsListen(t *testing.T) {
+	_, res := backends(t, 1)
+	p := newProxy(t, Options{Resolve: res})
+	r := rules(proxy.ModeIPTables, "", eps(0))
+	r.Ports = append(r.Ports, proxy.PortRules{Name: "dns", Protocol: "UDP", Port: 53, Endpoints: eps(0)})
+	p.Program(r)
+	if _, ok := p.Addr("default", "nginx", 53); ok {
+		t.Fatal("a UDP port got a TCP listener")
+	}
+	if _, ok := p.Addr("default", "nginx", 80); !ok {
+		t.Fatal("the TCP port is not served")
+	}
+	s := p.ProgramSamples()
+	if len(s) != 2 || !strings.Contains(s[1].Err, "UDP") {
+		t.Fatalf("samples %+v", s)
+	}
+}
