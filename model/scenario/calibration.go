@@ -3,10 +3,13 @@ package scenario
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/kubesim/kubesim/model/dist"
 )
@@ -112,7 +115,13 @@ func (sc *Scenario) ApplyCalibration(p *CalibrationProfile) []string {
 	set("runtime.start", func(d *Dist) { rt.Start = d })
 	set("runtime.pullOverhead", func(d *Dist) { rt.PullOverhead = d })
 	set("etcd.commit", func(d *Dist) {
-		sc.Cluster.Etcd.Fsync = d
+		members := 3 // etcd.DefaultConfig
+		if m := sc.Cluster.Etcd.Members; m != nil {
+			members = *m
+		}
+		f := *d
+		f.Spec.Median = fsyncMedianForCommit(d.Spec.Median, d.Spec.Sigma, members)
+		sc.Cluster.Etcd.Fsync = &f
 		sc.Cluster.Etcd.RTT = &Dist{Spec: dist.Const(0), Line: d.Line}
 	})
 	set("readiness", func(d *Dist) {
@@ -145,4 +154,45 @@ func containsString(v []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// fsyncMedianForCommit returns the median of a log-normal fsync (sigma as given)
+// for which the modeled commit of a cluster of members has the measured median m.
+// The model's commit is the leader's fsync in parallel with the fastest quorum of
+// followers (model/etcd CommitLatency; the round trip is 0 here): with iid draws
+// of CDF F, P(commit <= t) = F(t) * P(at least need of the n-1 followers <= t),
+// need = members/2. The median solves F(t) = p with p * P(Bin(n-1, p) >= need)
+// = 1/2, so fsync's median is m * exp(-sigma * z_p). One member: p = 1/2, m.
+func fsyncMedianForCommit(m time.Duration, sigma float64, members int) time.Duration {
+	need := members / 2
+	if need == 0 || sigma == 0 {
+		return m
+	}
+	n := members - 1
+	g := func(p float64) float64 {
+		atLeast := 0.0
+		for k := need; k <= n; k++ {
+			atLeast += binom(n, k) * math.Pow(p, float64(k)) * math.Pow(1-p, float64(n-k))
+		}
+		return p*atLeast - 0.5
+	}
+	lo, hi := 0.5, 1.0
+	for i := 0; i < 60; i++ {
+		mid := (lo + hi) / 2
+		if g(mid) < 0 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	z := distuv.UnitNormal.Quantile((lo + hi) / 2)
+	return time.Duration(float64(m) * math.Exp(-sigma*z))
+}
+
+func binom(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
 }

@@ -2,6 +2,9 @@ package scenario
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +214,7 @@ latencies:
 	if len(changed) != 4 {
 		t.Errorf("changed %v", changed)
 	}
-	if sc.Cluster.Runtime.Create.Spec.Median != 41*time.Millisecond || sc.Cluster.Etcd.Fsync.Spec.Median != 3*time.Millisecond ||
+	if sc.Cluster.Runtime.Create.Spec.Median != 41*time.Millisecond || sc.Cluster.Etcd.Fsync.Spec.Median != fsyncMedianForCommit(3*time.Millisecond, 0.5, 3) || sc.Cluster.Etcd.Fsync.Spec.Median >= 3*time.Millisecond ||
 		sc.Cluster.Etcd.RTT.Spec.Kind != "const" || sc.Images[0].Serve.ReadyAfter.Spec.Median != 60*time.Millisecond {
 		t.Errorf("not applied: %+v", sc.Cluster)
 	}
@@ -247,4 +250,34 @@ func mustParse(t *testing.T, y string) *Scenario {
 		t.Fatal(err)
 	}
 	return sc
+}
+
+// TestFsyncMedianForCommit checks the etcd mapping of a calibration against the
+// modeled commit itself: draws of max(leader, fastest quorum of followers) with
+// the derived fsync have the measured median.
+func TestFsyncMedianForCommit(t *testing.T) {
+	for _, members := range []int{1, 3, 5} {
+		m, sigma := 10*time.Millisecond, 0.9
+		f := fsyncMedianForCommit(m, sigma, members)
+		reg := dist.NewRegistry()
+		s := reg.MustNew(dist.LogNormal(f, sigma), rand.NewPCG(1, uint64(members)))
+		var commits []float64
+		for i := 0; i < 20000; i++ {
+			leader := s.Sample()
+			var fol []time.Duration
+			for j := 0; j < members-1; j++ {
+				fol = append(fol, s.Sample())
+			}
+			sort.Slice(fol, func(a, b int) bool { return fol[a] < fol[b] })
+			c := leader
+			if need := members / 2; need > 0 {
+				c = max(c, fol[need-1])
+			}
+			commits = append(commits, c.Seconds())
+		}
+		sort.Float64s(commits)
+		if got := commits[len(commits)/2]; math.Abs(got-m.Seconds())/m.Seconds() > 0.03 {
+			t.Errorf("%d members: fsync median %v gives a commit median %.4fs, want %v", members, f, got, m)
+		}
+	}
 }
