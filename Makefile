@@ -4,7 +4,7 @@ BIN     := bin/kubesim
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-race bench bench-scale lint clean
+.PHONY: all build run test test-race bench bench-scale lint clean nginx-image
 
 all: build
 
@@ -15,11 +15,19 @@ build:
 run: build
 	./$(BIN) run nginx --trace steps
 
-## test: every test; the engine, apiserver and determinism tests also under -race
+## nginx-image: build the local image kubesim/nginx:1.22 real runs use, from Debian's
+## nginx package (apt-get install -y nginx); does nothing if the image exists
+nginx-image:
+	$(GO) run ./cmd/kubesim real image
+
+## test: every test; the engine, apiserver and determinism tests also under -race.
+## The Docker-backed real-run tests skip loudly without Docker and the local nginx
+## image (make nginx-image), or fail with KUBESIM_REQUIRE_DOCKER=1 (as in CI). The
+## -race pass skips cmd's TestReal*: they run a kubesim binary built without -race.
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./sim/... ./model/apiserver/... ./model/etcd/... ./model/cluster/... ./cmd/...
+	$(GO) test -count=1 -race -skip '^TestReal' ./sim/... ./model/apiserver/... ./model/etcd/... ./model/cluster/... ./cmd/...
 
 ## bench: the engine (events/s, allocations per event), the components, and whole
 ## clusters (the nginx scenario; 500 and 5,000 nodes, pods created to ready)

@@ -416,7 +416,28 @@ func (st *stepTracker) stats() []StepStat {
 	for i := range out {
 		out[i] = StepStat{Step: i + 1, Title: StepTitles[i+1], Records: st.records[i+1], First: st.first[i+1]}
 	}
-	lat := make([][]float64, 8)
+	lat := st.latencies()
+	for s := 1; s <= 7; s++ {
+		v := lat[s]
+		if len(v) == 0 {
+			continue
+		}
+		sort.Float64s(v)
+		out[s-1].P50 = stat.Quantile(0.5, stat.Empirical, v, nil)
+		out[s-1].Max = v[len(v)-1]
+		out[s-1].NumObjects = len(v)
+	}
+	return out
+}
+
+// StepLatencies returns, per step 1-7 (index 0 unused), the latency in seconds of
+// every object that took part in the step, in the order the objects first
+// appeared: the samples behind the step rows of the summary. The caller owns them.
+func (c *Collector) StepLatencies() [8][]float64 { return c.steps.latencies() }
+
+// latencies computes each object's latency per step (see stepTracker).
+func (st *stepTracker) latencies() [8][]float64 {
+	var lat [8][]float64
 	for _, obj := range st.order {
 		p := st.per[obj]
 		for s := 1; s <= 7; s++ {
@@ -443,17 +464,21 @@ func (st *stepTracker) stats() []StepStat {
 			lat[s] = append(lat[s], p[s].last.Sub(from).Seconds())
 		}
 	}
-	for s := 1; s <= 7; s++ {
-		v := lat[s]
-		if len(v) == 0 {
-			continue
+	return lat
+}
+
+// StepLatenciesBefore is StepLatencies computed from the kept step records
+// earlier than t only (the collector must keep them: TraceSteps or TraceEvents),
+// so that what happens later (a fault, a restart) does not stretch the steps of
+// the initial flow.
+func (c *Collector) StepLatenciesBefore(t sim.Time) [8][]float64 {
+	var st stepTracker
+	for _, r := range c.StepRecords() {
+		if r.Step >= 1 && r.Step <= 7 && r.Time < t {
+			st.add(r)
 		}
-		sort.Float64s(v)
-		out[s-1].P50 = stat.Quantile(0.5, stat.Empirical, v, nil)
-		out[s-1].Max = v[len(v)-1]
-		out[s-1].NumObjects = len(v)
 	}
-	return out
+	return st.latencies()
 }
 
 // stepStats computes the step statistics of a list of records.

@@ -19,7 +19,21 @@ var components = []string{"scheduler", "controller", "kubelet", "runtime", "prox
 // shared are the packages every component may use.
 var shared = []string{"sim", "model/api", "model/apiserver", "model/dist", "model/network"}
 
-// ioPackages may not be imported by the pure model (adapters excepted, none yet).
+// adapters are the real-run adapters: the only packages under model/ that do I/O,
+// use the wall clock and goroutines (design guide §2). Only cmd imports them.
+var adapters = []string{"model/runtime/docker", "model/proxy/real", "model/etcd/real", "model/traffic/real"}
+
+func isAdapter(rel string) bool {
+	rel = strings.TrimSuffix(rel, "_test")
+	for _, a := range adapters {
+		if under(rel, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ioPackages may not be imported by the pure model (adapters excepted).
 var ioPackages = []string{"os", "os/exec", "net", "net/http", "io/ioutil", "syscall", "os/signal"}
 
 func TestLayering(t *testing.T) {
@@ -49,7 +63,16 @@ func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, d
 func banned(rel, imp string) string {
 	internal := strings.HasPrefix(imp, mod)
 	irel := strings.TrimPrefix(strings.TrimPrefix(imp, mod), "/")
+	if internal && isAdapter(irel) && !under(rel, "cmd") && !isAdapter(rel) {
+		return "a real-run adapter is imported only by cmd (the composition root chooses the mode)"
+	}
 	switch {
+	case isAdapter(rel):
+		// An adapter does I/O and may use its client library (the Docker API, etcd);
+		// it imports the port it implements and the shared packages, never cmd or results.
+		if internal && (under(irel, "cmd") || under(irel, "results")) {
+			return "an adapter never imports cmd or results"
+		}
 	case under(rel, "sim"):
 		if internal && !under(irel, "sim") {
 			return "sim/ knows nothing of Kubernetes and imports no other kubesim package"
@@ -106,7 +129,8 @@ func allowedShared(irel string) bool {
 	return false
 }
 
-// TestNoWallClockInModel: virtual time only under sim/ and model/.
+// TestNoWallClockInModel: virtual time only under sim/ and model/, except the
+// real-time driver sim/wall, whose job is to pace the engine by the wall clock.
 func TestNoWallClockInModel(t *testing.T) {
 	re := regexp.MustCompile(`\btime\.(Now|Since|Until|Sleep|Tick|NewTimer|NewTicker|AfterFunc)\(|\bgo func\(|\bgo [a-zA-Z_.]+\(`)
 	root := filepath.Join("..", "..")
@@ -115,6 +139,12 @@ func TestNoWallClockInModel(t *testing.T) {
 		err := filepath.Walk(filepath.Join(root, dir), func(p string, info os.FileInfo, err error) error {
 			if err != nil || info.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 				return err
+			}
+			if filepath.Dir(p) == filepath.Join(root, "sim", "wall") {
+				return nil
+			}
+			if rel, _ := filepath.Rel(root, p); isAdapter(filepath.ToSlash(filepath.Dir(rel))) {
+				return nil // adapters run real I/O on the wall clock
 			}
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -149,6 +179,14 @@ func TestBannedCatchesViolations(t *testing.T) {
 		{"results", mod + "/model/cluster"},
 		{"model/proxy", mod + "/results"},
 		{"model/scheduler", "k8s.io/kubernetes/pkg/scheduler"},
+		{"model/kubelet", mod + "/model/runtime/docker"},
+		{"model/cluster", mod + "/model/runtime/docker"},
+		{"results", mod + "/model/runtime/docker"},
+		{"model/runtime/docker", mod + "/results"},
+		{"model/proxy", mod + "/model/proxy/real"},
+		{"model/cluster", mod + "/model/etcd/real"},
+		{"model/traffic", mod + "/model/traffic/real"},
+		{"results", mod + "/model/proxy/real"},
 	}
 	for _, c := range cases {
 		if banned(c.rel, c.imp) == "" {
@@ -157,5 +195,20 @@ func TestBannedCatchesViolations(t *testing.T) {
 	}
 	if why := banned("model/kubelet", mod+"/model/runtime"); why != "" {
 		t.Errorf("kubelet -> runtime rejected: %s", why)
+	}
+	for _, ok := range []struct{ rel, imp string }{
+		{"cmd/kubesim", mod + "/model/runtime/docker"},
+		{"model/runtime/docker", "github.com/moby/moby/client"},
+		{"model/runtime/docker", "net/http"},
+		{"model/runtime/docker", mod + "/model/runtime"},
+		{"cmd/kubesim", mod + "/model/etcd/real"},
+		{"model/etcd/real", "go.etcd.io/etcd/server/v3/embed"},
+		{"model/proxy/real", "net"},
+		{"model/proxy/real", mod + "/model/proxy"},
+		{"model/traffic/real", "net/http"},
+	} {
+		if why := banned(ok.rel, ok.imp); why != "" {
+			t.Errorf("%s -> %s rejected: %s", ok.rel, ok.imp, why)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Command kubesim runs discrete-event simulations of a Kubernetes cluster.
 //
 // Exit codes: 0 success, 2 bad input (a malformed scenario, a wrong flag value, a
-// missing file), 3 a scenario's expectation failed, 1 internal error (including a
+// missing file), 3 a scenario's expectation failed, 4 kubesim validate found a
+// metric outside its tolerance, 1 internal error (including a
 // broken invariant of the simulation).
 package main
 
@@ -51,6 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return 3
 	}
+	var ve *validationError
+	if errors.As(err, &ve) {
+		return 4
+	}
 	return 1
 }
 
@@ -89,6 +94,8 @@ directory), in that order of precedence.`,
 	root.AddCommand(newSweepCmd(v, stdout, stderr), newMergeCmd(v, stdout, stderr))
 	root.AddCommand(newPlanCmd(v, stdout, stderr), newExplainDecisionCmd(stdout))
 	root.AddCommand(newReportCmd(v, stdout, stderr), newExplainCmd(v, nil, stdout, stderr))
+	root.AddCommand(newRealCmd(v, stdout, stderr, newRealRunCmd(v, stdout, stderr)))
+	root.AddCommand(newValidateCmd(v, stdout, stderr), newCalibrateCmd(stdout, stderr))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &inputError{err} })
 	return root
 }

@@ -178,7 +178,33 @@ func loadScenario(arg string) (*scenario.Scenario, error) {
 	if err != nil {
 		return nil, &inputError{err}
 	}
+	if sc.Calibration != "" {
+		p := sc.Calibration
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(arg), p)
+		}
+		if err := applyCalibrationFile(sc, p); err != nil {
+			return nil, badInput("scenario file %s: calibration: %v", arg, err)
+		}
+	}
 	return sc, nil
+}
+
+// applyCalibrationFile reads a calibration profile and applies it to sc.
+func applyCalibrationFile(sc *scenario.Scenario, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("profile %s: no such file (write one with kubesim calibrate)", path)
+		}
+		return err
+	}
+	p, err := scenario.ParseCalibration(path, b)
+	if err != nil {
+		return err
+	}
+	sc.ApplyCalibration(p)
+	return nil
 }
 
 // runScenario builds and runs the cluster, then prints and writes the results. All

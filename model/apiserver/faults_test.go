@@ -121,7 +121,7 @@ func TestOutageRecovery(t *testing.T) {
 		t.Fatalf("create during the outage: %v", err)
 	}
 	// Writes that reach etcd by another way while this apiserver is down.
-	st := srv.Store()
+	st := srv.Store().(*etcd.Store)
 	np := pod("c", "", nil)
 	np.Namespace = "default"
 	st.Commit(etcd.Op{Type: etcd.Put, Key: api.Key(api.KindPod, "default", "c"), Value: np, MustNotExist: true}, func(etcd.Result) {})
@@ -155,7 +155,7 @@ func TestQuorumLossAndElection(t *testing.T) {
 	eng, srv := stack(t)
 	c := srv.Client("user", 0, 0)
 	mustCreate(t, eng, c, pod("a", "", nil))
-	st := srv.Store()
+	st := srv.Store().(*etcd.Store)
 
 	_, resume, err := st.LoseLeader()
 	if err != nil {

@@ -141,7 +141,7 @@ func errorf(r Reason, format string, a ...any) error {
 // Server is the modeled kube-apiserver.
 type Server struct {
 	eng      *sim.Engine
-	store    *etcd.Store
+	store    etcd.Backend
 	cfg      Config
 	tel      sim.Telemetry
 	reqLat   dist.Sampler
@@ -166,8 +166,9 @@ type Server struct {
 	defaultPCs  map[string]*api.PriorityClass // globalDefault PriorityClasses by name
 }
 
-// New creates the apiserver over store and starts its watch cache and compaction.
-func New(eng *sim.Engine, store *etcd.Store, cfg Config, reg *dist.Registry, tel sim.Telemetry) (*Server, error) {
+// New creates the apiserver over store (the modeled *etcd.Store, or a real
+// etcd behind etcd.Backend in real-run mode) and starts its watch cache and compaction.
+func New(eng *sim.Engine, store etcd.Backend, cfg Config, reg *dist.Registry, tel sim.Telemetry) (*Server, error) {
 	if err := cfg.Validate(reg); err != nil {
 		return nil, err
 	}
@@ -196,7 +197,7 @@ func New(eng *sim.Engine, store *etcd.Store, cfg Config, reg *dist.Registry, tel
 }
 
 // Store returns the etcd store behind the server.
-func (s *Server) Store() *etcd.Store { return s.store }
+func (s *Server) Store() etcd.Backend { return s.store }
 
 // Requests returns the number of requests served.
 func (s *Server) Requests() uint64 { return s.requests }

@@ -64,18 +64,34 @@ type Options struct {
 	// own in Go with Register.
 	Arrivals *workload.ArrivalRegistry
 	Sizes    *workload.SizeRegistry
+	// NewRuntime, when set, builds each node's container runtime instead of the
+	// modeled one (real-run mode passes real containers). The mode of a run is
+	// chosen only here, where the program is wired; the components do not change.
+	NewRuntime NewRuntimeFunc
+	// Engine, when set, is the engine to build on (Seed is then ignored: the
+	// engine's seed is the run's). Real-run mode creates it first so that the
+	// adapters' completions can go to the wall-clock driver's inbox (sim/wall).
+	Engine *sim.Engine
+	// NewStore, when set, builds the apiserver's store instead of the modeled etcd
+	// (real-run mode passes a real etcd, model/etcd/real); cfg is the scenario's etcd
+	// configuration.
+	NewStore func(eng *sim.Engine, cfg etcd.Config, reg *dist.Registry) (etcd.Backend, error)
+	// Dataplane, when set, is the real data path the kube-proxy of the first node
+	// programs (real-run mode passes the real proxy of model/proxy/real); nil means
+	// simulation only.
+	Dataplane proxy.Dataplane
 }
 
 // Cluster is a built cluster, ready to run.
 type Cluster struct {
 	Eng       *sim.Engine
 	Registry  *dist.Registry
-	Store     *etcd.Store
+	Store     etcd.Backend
 	API       *apiserver.Server
 	Scheduler *scheduler.Scheduler
 	Manager   *manager.Manager
 	Kubelets  []*kubelet.Kubelet
-	Runtimes  []*runtime.Modeled
+	Runtimes  []NodeRuntime // *runtime.Modeled unless Options.NewRuntime says otherwise
 	Proxies   []*proxy.Proxy
 	Traffic   []*traffic.Generator
 	Fabric    *network.Fabric
@@ -97,6 +113,8 @@ type Cluster struct {
 	groupSeq  int
 	pickers   map[string]traffic.Picker
 	shared    *proxy.Shared
+
+	newRuntime NewRuntimeFunc // Options.NewRuntime
 }
 
 // addNode builds a node's runtime, kubelet and kube-proxy (started by Build, or at
@@ -124,9 +142,12 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	if tel == nil {
 		tel = sim.Discard
 	}
-	eng := sim.New(opts.Seed)
+	eng := opts.Engine
+	if eng == nil {
+		eng = sim.New(opts.Seed)
+	}
 	reg := dist.NewRegistry()
-	c := &Cluster{Eng: eng, Registry: reg, Fabric: network.New(), sc: sc, tel: tel}
+	c := &Cluster{Eng: eng, Registry: reg, Fabric: network.New(), sc: sc, tel: tel, newRuntime: opts.NewRuntime}
 	cc := &sc.Cluster
 
 	// etcd and the apiserver: the control plane's store and door (step 1).
@@ -134,7 +155,13 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	setInt(&ecfg.Members, cc.Etcd.Members)
 	setDist(&ecfg.Fsync, cc.Etcd.Fsync)
 	setDist(&ecfg.RTT, cc.Etcd.RTT)
-	st, err := etcd.New(eng, ecfg, reg)
+	var st etcd.Backend
+	var err error
+	if opts.NewStore != nil {
+		st, err = opts.NewStore(eng, ecfg, reg)
+	} else {
+		st, err = etcd.New(eng, ecfg, reg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
@@ -263,6 +290,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		allNodes = append(allNodes, part.Name)
 	}
 	pickers := c.pickers
+	if opts.Dataplane != nil && len(c.Proxies) > 0 {
+		c.Proxies[0].SetDataplane(opts.Dataplane)
+	}
 
 	// The cluster autoscaler runs when the scenario has node groups.
 	if len(cc.NodeGroups) > 0 {
@@ -303,7 +333,11 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 			return nil, fmt.Errorf("metrics-server: %w", err)
 		}
 		for i, rt := range c.Runtimes {
-			ms.AddNode(allNodes[i], runtimeStats{rt})
+			st, ok := rt.(statsSource)
+			if !ok {
+				return nil, fmt.Errorf("metrics-server: %w", errUnsupported("container statistics (for the HPA)", rt))
+			}
+			ms.AddNode(allNodes[i], runtimeStats{st})
 		}
 		c.Metrics = ms
 	}
@@ -528,6 +562,17 @@ func (c *Cluster) Run(until sim.Time) error {
 	return nil
 }
 
+// Finish ends a run whose engine another loop drove (the wall-clock driver of
+// real-run mode, sim/wall) as Run ends one: it takes the final sample of the
+// gauges and returns the *Violation when an invariant broke.
+func (c *Cluster) Finish() error {
+	c.observer.sample()
+	if v := c.Violation(); v != nil {
+		return v
+	}
+	return nil
+}
+
 // Faults returns the faults injected so far, in injection order, with their repair
 // and recovery times.
 func (c *Cluster) Faults() []FaultRecord {
@@ -626,7 +671,7 @@ func neverReady(rt any, image string) {
 
 // runtimeStats serves a node's container statistics to metrics-server, as the
 // kubelet's /metrics/resource endpoint does from cAdvisor.
-type runtimeStats struct{ rt *runtime.Modeled }
+type runtimeStats struct{ rt statsSource }
 
 func (s runtimeStats) ContainerStats() []metricsserver.ContainerStats {
 	st := s.rt.Stats()
@@ -673,7 +718,9 @@ func (p *provisioner) AddNode(group string) string {
 	c.Kubelets[i].Start()
 	c.Proxies[i].Start()
 	if c.Metrics != nil {
-		c.Metrics.AddNode(name, runtimeStats{c.Runtimes[i]})
+		if st, ok := c.Runtimes[i].(statsSource); ok {
+			c.Metrics.AddNode(name, runtimeStats{st})
+		}
 	}
 	return name
 }

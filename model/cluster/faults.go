@@ -148,13 +148,23 @@ func volumeConfig(sc *scenario.Scenario) kubelet.VolumeConfig {
 
 // BuildNode creates one node's container runtime and kubelet (not started) on the
 // cluster's engine, apiserver and pod network.
-func (c *Cluster) BuildNode(p *NodePart) (*runtime.Modeled, *kubelet.Kubelet, error) {
-	rt, err := runtime.NewModeled(c.Eng, p.Name, p.Runtime, c.Fabric, c.Registry, c.tel)
+func (c *Cluster) BuildNode(p *NodePart) (NodeRuntime, *kubelet.Kubelet, error) {
+	newRuntime := c.newRuntime
+	if newRuntime == nil {
+		newRuntime = ModeledRuntime
+	}
+	rt, err := newRuntime(c, p)
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime of node %s: %w", p.Name, err)
 	}
-	for _, im := range p.NeverReady {
-		rt.SetNeverReady(im, true)
+	if len(p.NeverReady) > 0 {
+		nr, ok := rt.(neverReadySetter)
+		if !ok {
+			return nil, nil, fmt.Errorf("node %s: %w", p.Name, errUnsupported("a never-ready (bad-version) image", rt))
+		}
+		for _, im := range p.NeverReady {
+			nr.SetNeverReady(im, true)
+		}
 	}
 	kl, err := kubelet.New(c.Eng, c.API.Client("kubelet/"+p.Name, p.QPS, p.Burst), rt, p.Kubelet, c.Registry, c.tel)
 	if err != nil {
@@ -311,11 +321,15 @@ func (ft *FaultTarget) reboot(p *NodePart, images []string) error {
 	if err != nil {
 		return err
 	}
-	for im := range ft.failPulls {
-		rt.FailPulls(im)
+	if pf, ok := rt.(pullFaults); ok {
+		for im := range ft.failPulls {
+			pf.FailPulls(im)
+		}
 	}
-	for im := range ft.neverReady {
-		rt.SetNeverReady(im, true)
+	if nr, ok := rt.(neverReadySetter); ok {
+		for im := range ft.neverReady {
+			nr.SetNeverReady(im, true)
+		}
 	}
 	ft.c.Runtimes[p.Index] = rt
 	ft.c.Kubelets[p.Index] = kl
@@ -384,7 +398,7 @@ func (ft *FaultTarget) RestartKubelet(node string) error {
 }
 
 // containers returns the runtime and running container ids of a pod.
-func (ft *FaultTarget) containers(ns, pod, container string) (*runtime.Modeled, []string, error) {
+func (ft *FaultTarget) containers(ns, pod, container string) (NodeRuntime, []string, error) {
 	kv, ok := ft.c.Store.Get(api.Key(api.KindPod, ns, pod))
 	if !ok {
 		return nil, nil, fmt.Errorf("no pod %s/%s", ns, pod)
@@ -422,8 +436,12 @@ func (ft *FaultTarget) OOMKillContainer(ns, pod, container string) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	oom, ok := rt.(oomKiller)
+	if !ok {
+		return 0, errUnsupported("an OOM kill", rt)
+	}
 	for _, id := range ids {
-		if err := rt.OOMKill(id); err != nil {
+		if err := oom.OOMKill(id); err != nil {
 			return 0, err
 		}
 	}
@@ -438,10 +456,14 @@ func (ft *FaultTarget) SetPullsFail(image string, fail bool) error {
 		delete(ft.failPulls, image)
 	}
 	for _, rt := range ft.c.Runtimes {
+		pf, ok := rt.(pullFaults)
+		if !ok {
+			return errUnsupported("an image pull failure", rt)
+		}
 		if fail {
-			rt.FailPulls(image)
+			pf.FailPulls(image)
 		} else {
-			rt.RestorePulls(image)
+			pf.RestorePulls(image)
 		}
 	}
 	return nil
@@ -455,7 +477,11 @@ func (ft *FaultTarget) SetNeverReady(image string, bad bool) error {
 		delete(ft.neverReady, image)
 	}
 	for _, rt := range ft.c.Runtimes {
-		rt.SetNeverReady(image, bad)
+		nr, ok := rt.(neverReadySetter)
+		if !ok {
+			return errUnsupported("a bad version (never-ready image)", rt)
+		}
+		nr.SetNeverReady(image, bad)
 	}
 	return nil
 }

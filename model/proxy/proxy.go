@@ -124,8 +124,9 @@ type Proxy struct {
 	everSynced  bool
 	lastSyncEnd sim.Time
 
-	shared *Shared
-	stats  Stats
+	shared    *Shared
+	stats     Stats
+	dataplane Dataplane // real data path (real-run mode); nil in simulation
 }
 
 // New builds the kube-proxy of node. client is its connection to the apiserver
@@ -651,6 +652,9 @@ func (p *Proxy) install(st *svcState, next *svcTable, since sim.Time) {
 	if changed > 0 {
 		p.stats.Programs += uint64(changed)
 		p.tel.Observe(MetricProgramming, now, now.Sub(since).Seconds())
+		if p.dataplane != nil {
+			p.programDataplane(k, next, since)
+		}
 	}
 }
 

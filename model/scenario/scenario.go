@@ -41,6 +41,10 @@ type Scenario struct {
 	// Expect lists outcomes the run must show; `kubesim run` checks them and exits
 	// 1 when one fails (the built-in scenarios' assertions).
 	Expect []Expectation `yaml:"expect"`
+	// Calibration names a calibration profile written by `kubesim calibrate`
+	// (resolved relative to the scenario file); its fitted latencies replace the
+	// model's defaults and the scenario's own settings (see ApplyCalibration).
+	Calibration string `yaml:"calibration"`
 
 	file  string
 	lines map[string]int // field path -> line

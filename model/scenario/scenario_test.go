@@ -2,6 +2,9 @@ package scenario
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +192,92 @@ func TestTrafficNeedsKnownServiceAndNodes(t *testing.T) {
 	_, err := Parse("t.yaml", []byte(src))
 	if err == nil || !strings.Contains(err.Error(), "workload.traffic[0].service") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCalibrationProfile(t *testing.T) {
+	b := []byte(`# comment
+kind: calibration
+sources: ["runs/a"]
+imagesPresent: ["nginx:1.27"]
+latencies:
+  runtime.create: {dist: lognormal, median: 41ms, sigma: 0.2, n: 3, ks: 0.1}
+  etcd.commit: {dist: lognormal, median: 3ms, sigma: 0.5, n: 40, ks: 0.05}
+  readiness: {dist: lognormal, median: 60ms, sigma: 0.1, n: 3, ks: 0.2}
+`)
+	p, err := ParseCalibration("cal.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := mustParse(t, minimalScenarioWithServe)
+	changed := sc.ApplyCalibration(p)
+	if len(changed) != 4 {
+		t.Errorf("changed %v", changed)
+	}
+	if sc.Cluster.Runtime.Create.Spec.Median != 41*time.Millisecond || sc.Cluster.Etcd.Fsync.Spec.Median != fsyncMedianForCommit(3*time.Millisecond, 0.5, 3) || sc.Cluster.Etcd.Fsync.Spec.Median >= 3*time.Millisecond ||
+		sc.Cluster.Etcd.RTT.Spec.Kind != "const" || sc.Images[0].Serve.ReadyAfter.Spec.Median != 60*time.Millisecond {
+		t.Errorf("not applied: %+v", sc.Cluster)
+	}
+	if got := sc.Cluster.Nodes[0].Images; len(got) != 1 || got[0] != "nginx:1.27" {
+		t.Errorf("pool images %v", got)
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"kind: calib\n", `kind: "calib": a calibration profile`},
+		{"kind: calibration\nlatencies:\n  runtime.crate: {dist: lognormal, median: 1ms, sigma: 1}\n", "cal.yaml:3: latencies.runtime.crate: unknown latency"},
+		{"kind: calibration\nlatencies:\n  runtime.create: {dist: uniform, median: 1ms, sigma: 1}\n", "calibration fits are lognormal"},
+		{"kind: calibration\nextra: 1\n", "extra"},
+	} {
+		if _, err := ParseCalibration("cal.yaml", []byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want %q", bad.yaml, err, bad.want)
+		}
+	}
+}
+
+const minimalScenarioWithServe = `name: t
+duration: 10s
+cluster:
+  nodes: [{name: n, count: 1, cpu: "1", memory: 1Gi}]
+images:
+  - name: nginx:1.27
+    size: 1Mi
+    serve: {port: 80, workers: 1, queueLimit: 10}
+`
+
+func mustParse(t *testing.T, y string) *Scenario {
+	t.Helper()
+	sc, err := Parse("t.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// TestFsyncMedianForCommit checks the etcd mapping of a calibration against the
+// modeled commit itself: draws of max(leader, fastest quorum of followers) with
+// the derived fsync have the measured median.
+func TestFsyncMedianForCommit(t *testing.T) {
+	for _, members := range []int{1, 3, 5} {
+		m, sigma := 10*time.Millisecond, 0.9
+		f := fsyncMedianForCommit(m, sigma, members)
+		reg := dist.NewRegistry()
+		s := reg.MustNew(dist.LogNormal(f, sigma), rand.NewPCG(1, uint64(members)))
+		var commits []float64
+		for i := 0; i < 20000; i++ {
+			leader := s.Sample()
+			var fol []time.Duration
+			for j := 0; j < members-1; j++ {
+				fol = append(fol, s.Sample())
+			}
+			sort.Slice(fol, func(a, b int) bool { return fol[a] < fol[b] })
+			c := leader
+			if need := members / 2; need > 0 {
+				c = max(c, fol[need-1])
+			}
+			commits = append(commits, c.Seconds())
+		}
+		sort.Float64s(commits)
+		if got := commits[len(commits)/2]; math.Abs(got-m.Seconds())/m.Seconds() > 0.03 {
+			t.Errorf("%d members: fsync median %v gives a commit median %.4fs, want %v", members, f, got, m)
+		}
 	}
 }
