@@ -233,6 +233,12 @@ func (c *Cluster) Research() map[string]float64 {
 		out["batch_pods_succeeded"] = float64(o.batchDone)
 		out["makespan_s"] = o.batchEnd.Sub(o.batchStart).Seconds()
 	}
+	if st := c.Scheduler.Stats(); st.NoProfileSeen > 0 {
+		// Pods whose schedulerName names no profile of the scheduler: they are
+		// not its pods and stay Pending (pending now, and seen in the run).
+		out["pods_pending_no_scheduler_profile"] = float64(st.NoProfilePending)
+		out["pods_no_scheduler_profile_total"] = float64(st.NoProfileSeen)
+	}
 	return out
 }
 
