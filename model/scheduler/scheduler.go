@@ -63,6 +63,9 @@ type Stats struct {
 	Abandoned uint64
 	// NodesExamined is the total of nodes filtered over all cycles.
 	NodesExamined uint64
+	// Preemptions counts PostFilter preemptions that evicted pods; PreemptionVictims
+	// the pods they evicted.
+	Preemptions, PreemptionVictims uint64
 	// ActiveQ, BackoffQ (including error backoff) and UnschedulablePods are the
 	// current queue lengths; InFlightBinds the bindings awaiting a response.
 	ActiveQ, BackoffQ, UnschedulablePods int
