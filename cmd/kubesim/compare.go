@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -361,7 +362,9 @@ func fnum(f float64) string { return strconv.FormatFloat(f, 'g', 8, 64) }
 
 func writeCompareTable(w io.Writer, scenarioName string, seeds int, policies []string, stats []metricStat) error {
 	fmt.Fprintf(w, "kubesim compare  scenario %s  %d seeds per policy  mean ± 95%% confidence interval (* best)\n\n", scenarioName, seeds)
-	t := tablewriter.NewWriter(w)
+	// Headers as given: policy names are file paths and URLs, which the default
+	// header formatting would upper-case and split.
+	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
 	t.Header(append([]string{"Metric"}, policies...))
 	idx := map[string]metricStat{}
 	for _, s := range stats {

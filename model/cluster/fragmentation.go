@@ -43,6 +43,7 @@ type fragTracker struct {
 	computed int // classes[:computed] are reflected in every node's values
 
 	nodes map[string]*fragNode
+	list  []*fragNode // every entry, in creation order (iterated at samples)
 	dirty []*fragNode
 	// sumFrag[m] = Σ_n F_n(m), in milli-GPU.
 	sumFrag []int64
@@ -60,6 +61,8 @@ type fragNode struct {
 	frag           []int64 // F_n(m) per class, milli-GPU
 	nfit           int     // classes that fit
 	freeGPU        int64   // unallocated GPU capacity, milli
+	gpuMilli       int64   // Σ shares, milli
+	present        bool    // the node exists (not deleted)
 	isDirty        bool
 }
 
@@ -133,6 +136,7 @@ func (t *fragTracker) node(name string) *fragNode {
 	if n == nil {
 		n = &fragNode{}
 		t.nodes[name] = n
+		t.list = append(t.list, n)
 	}
 	return n
 }
@@ -143,6 +147,7 @@ func (t *fragTracker) apply(uid api.UID, p fragPod, sign int64) {
 	n.mem += sign * p.mem
 	n.pods += sign
 	n.whole += sign * p.whole
+	n.gpuMilli += sign * p.milli
 	if p.milli > 0 {
 		if sign > 0 {
 			n.shares = append(n.shares, fragShare{uid: uid, milli: p.milli, idx: p.idx})
@@ -172,6 +177,7 @@ func (t *fragTracker) nodeChanged(name string, alloc *api.Resources, deleted boo
 		alloc = &api.Resources{}
 	}
 	n := t.node(name)
+	n.present = !deleted
 	if n.alloc.MilliCPU == alloc.MilliCPU && n.alloc.Memory == alloc.Memory && n.alloc.Pods == alloc.Pods &&
 		n.alloc.Scalar[api.ResourceGPU] == alloc.Scalar[api.ResourceGPU] && n.frag != nil {
 		return
@@ -256,6 +262,11 @@ type fragSample struct {
 	freeGPU     int64   // milli-GPU
 	strandedCPU int64
 	strandedMem int64
+	// nodesInUse run at least one pod; the allocatable totals of the nodes and
+	// the GPU capacity and use (milli) of GPU nodes.
+	nodesInUse         int
+	cpuAlloc, memAlloc int64
+	gpuCap, gpuUsed    int64
 }
 
 // sample brings every node up to date and returns the cluster values.
@@ -267,9 +278,21 @@ func (t *fragTracker) sample() fragSample {
 	}
 	t.dirty = t.dirty[:0]
 	var out fragSample
-	for _, nd := range t.nodes { // integer sums: the order does not matter
+	for _, nd := range t.list {
 		if t.computed < n {
 			t.compute(nd, t.computed, n)
+		}
+		if !nd.present {
+			continue
+		}
+		if nd.pods > 0 {
+			out.nodesInUse++
+		}
+		out.cpuAlloc += nd.alloc.MilliCPU
+		out.memAlloc += nd.alloc.Memory
+		if g := nd.alloc.Scalar[api.ResourceGPU]; g > 0 {
+			out.gpuCap += g * policies.MilliPerGPU
+			out.gpuUsed += nd.whole*policies.MilliPerGPU + nd.gpuMilli
 		}
 		out.freeGPU += nd.freeGPU
 		if nd.nfit == 0 && t.total > 0 {

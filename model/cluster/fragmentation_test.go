@@ -164,8 +164,10 @@ func TestFragmentationIncremental(t *testing.T) {
 		al := al
 		full.nodeChanged(name, &al, false)
 	}
-	for _, p := range pods {
-		full.podChanged(nil, p)
+	for _, p := range created { // in creation order: unannotated shares fill GPUs in that order
+		if pods[string(p.UID)] != nil {
+			full.podChanged(nil, p)
+		}
 	}
 	want := full.sample()
 	if math.Abs(got.fragmented-want.fragmented) > 1e-6 || got.freeGPU != want.freeGPU || got.strandedCPU != want.strandedCPU || got.strandedMem != want.strandedMem {

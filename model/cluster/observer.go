@@ -35,10 +35,8 @@ type observer struct {
 	periods     []Period
 	faults      []*FaultRecord
 
-	// Research metrics: per-node requests and allocatable (for nodes in use and
-	// stranded resources), binds, and batch work's span.
-	nodeUsed   map[string]*api.Resources
-	nodeAlloc  map[string]api.Resources
+	// Research metrics: binds and batch work's span (per-node usage for nodes in
+	// use, stranded resources and GPUs is in frag).
 	firstPod   sim.Time
 	lastBind   sim.Time
 	binds      int
@@ -69,7 +67,7 @@ type FaultRecord struct {
 
 func newObserver(c *Cluster, every time.Duration) *observer {
 	o := &observer{c: c, every: every, deploys: map[string][2]int64{}, readyOn: map[api.NodeName]int{}, down: map[api.NodeName]bool{},
-		nodeUsed: map[string]*api.Resources{}, nodeAlloc: map[string]api.Resources{}, firstPod: -1, batchStart: -1,
+		firstPod: -1, batchStart: -1,
 		frag: newFragTracker(), means: map[string]*[2]float64{}}
 	for _, k := range []api.Kind{api.KindPod, api.KindNode, api.KindDeployment, api.KindStatefulSet} {
 		if _, err := c.Store.Watch(api.KindPrefix(k), 0, o.onEvent); err != nil {
@@ -119,32 +117,10 @@ func (o *observer) account(obj api.Object, sign int) {
 			r := x.Requests()
 			o.cpuReq += int64(sign) * r.MilliCPU
 			o.memReq += int64(sign) * r.Memory
-			u := o.nodeUsed[string(x.Spec.NodeName)]
-			if u == nil {
-				u = &api.Resources{}
-				o.nodeUsed[string(x.Spec.NodeName)] = u
-			}
-			s := int64(sign)
-			u.MilliCPU += s * r.MilliCPU
-			u.Memory += s * r.Memory
-			u.Pods += s
-			for _, name := range []api.ResourceName{api.ResourceGPU, api.ResourceGPUMilli} {
-				if v := r.Scalar[name]; v != 0 {
-					if u.Scalar == nil {
-						u.Scalar = map[api.ResourceName]int64{}
-					}
-					u.Scalar[name] += s * v
-				}
-			}
 		}
 	case *api.Node:
 		o.cpuAlloc += int64(sign) * x.Status.Allocatable.MilliCPU
 		o.memAlloc += int64(sign) * x.Status.Allocatable.Memory
-		if sign > 0 {
-			o.nodeAlloc[x.Name] = x.Status.Allocatable
-		} else {
-			delete(o.nodeAlloc, x.Name)
-		}
 		if x.IsReady() {
 			o.nodesReady += sign
 		}
@@ -191,27 +167,9 @@ func (o *observer) research(ev etcd.Event) {
 // and memory, GPU allocation and GPU fragmentation (fragmentation.go defines the
 // last three), and adds every research gauge to its running mean.
 func (o *observer) sampleResearch(t sim.Time) {
-	inUse := 0
-	var cpuAlloc, memAlloc int64
-	var gpuUsed, gpuCap int64
-	for name, a := range o.nodeAlloc {
-		u := o.nodeUsed[name]
-		var used api.Resources
-		if u != nil {
-			used = *u
-		}
-		if used.Pods > 0 {
-			inUse++
-		}
-		cpuAlloc += a.MilliCPU
-		memAlloc += a.Memory
-		if g := a.Scalar[api.ResourceGPU]; g > 0 {
-			gpuCap += g * 1000
-			gpuUsed += used.Scalar[api.ResourceGPU]*1000 + used.Scalar[api.ResourceGPUMilli]
-		}
-	}
 	fs := o.frag.sample()
-	o.gauge("nodes_in_use", t, float64(inUse))
+	cpuAlloc, memAlloc, gpuCap, gpuUsed := fs.cpuAlloc, fs.memAlloc, fs.gpuCap, fs.gpuUsed
+	o.gauge("nodes_in_use", t, float64(fs.nodesInUse))
 	o.gauge("pods_unschedulable", t, float64(o.podsUnschedulable))
 	if cpuAlloc > 0 {
 		o.gauge("stranded_cpu", t, float64(fs.strandedCPU)/float64(cpuAlloc))
