@@ -13,6 +13,14 @@
 // enableProfiling, enableContentionProfiling, delayCacheUntilActive. Not supported
 // (an error): extenders (use a policy URL instead, see cmd/kubesim).
 //
+// Every profile is kept (Result.Profiles; scheduler.SetProfiles): the scheduler
+// runs each pod with the profile its spec.schedulerName names. As upstream's
+// validation, schedulerNames must be unique and non-empty, and every profile must
+// enable the same QueueSort plug-in ("has to match for all profiles"); errors use
+// upstream's wording (Duplicate value, Required value, Invalid value) with the
+// file and line. A profile may also enable kubesim's built-in raw policies by name
+// (scheduler.PolicyNames).
+//
 // Per profile: schedulerName (default "default-scheduler"),
 // percentageOfNodesToScore, plugins (multiPoint, preEnqueue, queueSort, preFilter,
 // filter, postFilter, preScore, score, reserve, permit, preBind, bind, postBind; each
