@@ -62,6 +62,7 @@ type fragNode struct {
 	nfit           int     // classes that fit
 	freeGPU        int64   // unallocated GPU capacity, milli
 	gpuMilli       int64   // Σ shares, milli
+	gpus           int64   // GPUs allocatable
 	present        bool    // the node exists (not deleted)
 	isDirty        bool
 }
@@ -183,12 +184,13 @@ func (t *fragTracker) nodeChanged(name string, alloc *api.Resources, deleted boo
 		return
 	}
 	n.alloc = *alloc
+	n.gpus = alloc.Scalar[api.ResourceGPU]
 	t.markDirty(n)
 }
 
 // gpuState builds the node's per-GPU state (as policies.GPUScratch.GPUState).
 func (t *fragTracker) gpuState(n *fragNode) policies.NodeGPUState {
-	g := int(n.alloc.Scalar[api.ResourceGPU])
+	g := int(n.gpus)
 	if cap(t.used) < g {
 		t.used = make([]int64, g)
 	}
@@ -290,7 +292,7 @@ func (t *fragTracker) sample() fragSample {
 		}
 		out.cpuAlloc += nd.alloc.MilliCPU
 		out.memAlloc += nd.alloc.Memory
-		if g := nd.alloc.Scalar[api.ResourceGPU]; g > 0 {
+		if g := nd.gpus; g > 0 {
 			out.gpuCap += g * policies.MilliPerGPU
 			out.gpuUsed += nd.whole*policies.MilliPerGPU + nd.gpuMilli
 		}
