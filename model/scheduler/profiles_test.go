@@ -175,3 +175,62 @@ func TestSingleProfileUnchanged(t *testing.T) {
 		t.Errorf("profile names = %v", got)
 	}
 }
+
+// TestProfileWithRawPolicy: a profile may run a raw policy; the other profile's
+// pods keep the framework's filter and score.
+func TestProfileWithRawPolicy(t *testing.T) {
+	cfg := DefaultConfig()
+	def := DefaultProfile()
+	ff := PolicyProfile(PolicyFirstFit, nil)
+	ff.SchedulerName = "first-fit-scheduler"
+	if err := SetProfiles(&cfg, []Profile{def, ff}); err != nil {
+		t.Fatal(err)
+	}
+	var decisions []Decision
+	cfg.OnDecision = func(d Decision) { decisions = append(decisions, d) }
+	s := newStack(t, 1)
+	reg := NewRegistry()
+	if err := RegisterPolicies(reg); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := New(s.eng, s.srv.Client(Component, 50, 100), cfg, reg, s.reg, s.tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch.Start()
+	s.create(t, testNode("n1", 4000, 8*gi, nil))
+	s.create(t, testNode("n2", 4000, 8*gi, nil))
+	s.eng.RunUntil(sim.Time(time.Second))
+	for _, name := range []string{"a", "b"} {
+		p := testPod(name, 1000, gi)
+		p.Labels = nil
+		if name == "b" {
+			p.Spec.SchedulerName = "first-fit-scheduler"
+		}
+		s.create(t, p)
+	}
+	s.eng.RunUntil(sim.Time(10 * time.Second))
+	if st := sch.Stats(); st.Scheduled != 2 {
+		t.Fatalf("stats = %+v", st)
+	}
+	policyTraces := 0
+	for _, r := range s.tel.records {
+		if r.Component == Component && r.Action == "policy" {
+			policyTraces++
+			if r.Object != "pod/default/b" {
+				t.Errorf("policy ran for %s", r.Object)
+			}
+		}
+	}
+	if policyTraces != 1 {
+		t.Errorf("%d policy traces, want 1 (pod b)", policyTraces)
+	}
+	for _, d := range decisions {
+		if (d.Pod == "pod/default/b") != (d.Profile == "first-fit-scheduler") {
+			t.Errorf("decision %s made by profile %s", d.Pod, d.Profile)
+		}
+		if d.Pod == "pod/default/a" && len(d.ScorePlugins) == 0 {
+			t.Errorf("pod a was not scored by the default profile")
+		}
+	}
+}

@@ -206,3 +206,34 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadProfilesWithPolicy: several profiles, one of them placing its pods with a
+// raw policy; the global percentage stays global and each profile keeps its own.
+func TestLoadProfilesWithPolicy(t *testing.T) {
+	const cfg = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+percentageOfNodesToScore: 20
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: gpu-scheduler
+  percentageOfNodesToScore: 100
+  plugins:
+    multiPoint:
+      enabled:
+      - name: fgd
+`
+	r, err := Load("c.yaml", []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Profiles) != 2 || r.Profiles[1].SchedulerName != "gpu-scheduler" || find(r.Profiles[1], "fgd").Name != "fgd" {
+		t.Fatalf("profiles = %+v", r.Profiles)
+	}
+	c := scheduler.DefaultConfig()
+	if err := r.Apply(&c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ProfileNames(); strings.Join(got, ",") != "default-scheduler,gpu-scheduler" || c.PercentageOfNodesToScore != 20 || *c.Profiles[1].PercentageOfNodesToScore != 100 {
+		t.Errorf("applied: names %v, global %d", got, c.PercentageOfNodesToScore)
+	}
+}
