@@ -27,7 +27,9 @@ import (
 // shape of the workload fits (cpu, memory, a pod slot, whole GPUs among the fully
 // free ones, a share on one GPU), as a share of the cluster's allocatable CPU and
 // memory. Allowed GPU models and the other scheduling constraints (taints,
-// affinity, ports) are not considered; every node counts whatever its readiness.
+// affinity, ports) are not considered; every node counts whatever its readiness,
+// and a node of a kind the workload never uses (a CPU-only node when every pod
+// asks for a GPU) strands all its free resources.
 //
 // Cost: pod and node events only update per-node usage and mark the node dirty
 // (a pod's status updates, which change none of this, are skipped); at each
