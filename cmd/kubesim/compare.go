@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -35,16 +36,25 @@ var compareMetrics = []struct {
 }{
 	{"scheduling_latency_seconds_p50", true},
 	{"scheduling_latency_seconds_p99", true},
+	{"queueing_delay_seconds_p50", true},
 	{"queueing_delay_seconds_p99", true},
 	{"pod_startup_seconds_p99", true},
 	{"pods_bound", false},
 	{"scheduling_throughput_pods_per_s", false},
 	{"makespan_s", true},
-	{"preemptions_count", true},
+	{"preemptions", true},
 	{"pods_unscheduled", true},
-	{"nodes_in_use_final", true},
+	{"pods_unscheduled_mean", true},
+	{"pods_unschedulable_mean", true},
+	{"nodes_in_use_mean", true},
+	{"cluster_cpu_allocated_mean", false},
+	{"cluster_memory_allocated_mean", false},
+	{"cluster_gpu_allocated_mean", false},
+	{"gpu_fragmented_gpus_mean", true},
+	{"gpu_fragmentation_rate_mean", true},
+	{"stranded_cpu_mean", true},
+	{"stranded_memory_mean", true},
 	{"node_cpu_allocated_max", false},
-	{"stranded_cpu_final", true},
 	{"request_success_rate", false},
 	{"request_latency_seconds_p99", true},
 	{"recovery_time_max_s", true},
@@ -356,7 +366,9 @@ func fnum(f float64) string { return strconv.FormatFloat(f, 'g', 8, 64) }
 
 func writeCompareTable(w io.Writer, scenarioName string, seeds int, policies []string, stats []metricStat) error {
 	fmt.Fprintf(w, "kubesim compare  scenario %s  %d seeds per policy  mean ± 95%% confidence interval (* best)\n\n", scenarioName, seeds)
-	t := tablewriter.NewWriter(w)
+	// Headers as given: policy names are file paths and URLs, which the default
+	// header formatting would upper-case and split.
+	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
 	t.Header(append([]string{"Metric"}, policies...))
 	idx := map[string]metricStat{}
 	for _, s := range stats {

@@ -41,7 +41,7 @@ func withProfileFile(opts cluster.Options, policy string) (cluster.Options, erro
 	if err != nil {
 		return opts, &inputError{err}
 	}
-	// Check that the configuration applies (one profile per scheduler, for now).
+	// Check that the configuration applies (every profile, see scheduler.SetProfiles).
 	if err := res.Apply(defaultSchedulerConfigForCheck()); err != nil {
 		return opts, badInput("scheduler configuration %s: %v", policy, err)
 	}

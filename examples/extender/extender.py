@@ -15,7 +15,7 @@ against a real cluster (no such annotation) every node scores 10.
 import argparse
 import json
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 AVOID_LABEL = "example.com/extender-avoid"
 MAX_PRIORITY = 10
@@ -90,7 +90,12 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     a = ap.parse_args()
-    srv = HTTPServer((a.host, a.port), Handler)
+    # One thread per connection: clients keep connections alive (HTTP/1.1), and
+    # kubesim compare --parallel K holds K of them at once. A single-threaded
+    # server would serve one and leave the others waiting until they time out,
+    # which makes results depend on the wall clock.
+    ThreadingHTTPServer.daemon_threads = True
+    srv = ThreadingHTTPServer((a.host, a.port), Handler)
     print("listening on http://%s:%d" % srv.server_address[:2], flush=True)
     try:
         srv.serve_forever()

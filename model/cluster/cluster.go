@@ -416,6 +416,7 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		ro := workload.DefaultReplayOptions()
 		ro.TimeScale = tr.TimeScale
 		ro.Limit = tr.Limit
+		ro.SchedulerName = tr.SchedulerName
 		rp, err := workload.NewReplay(eng, srv.Client("trace-replay", 0, 0), opts.TracePods, ro, tel)
 		if err != nil {
 			return nil, fmt.Errorf("trace: %w", err)

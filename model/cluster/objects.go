@@ -138,7 +138,7 @@ func StorageClassObject(s *scenario.StorageClass) *api.StorageClass {
 // and the template's labels; each volume claim template becomes a pod volume of the
 // same name (the StatefulSet controller gives each pod its own claim).
 func StatefulSetObject(st *scenario.StatefulSet) *api.StatefulSet {
-	d := scenario.Deployment{Name: st.Name, Namespace: st.Namespace, Replicas: st.Replicas, Labels: st.Labels, Containers: st.Containers}
+	d := scenario.Deployment{Name: st.Name, Namespace: st.Namespace, Replicas: st.Replicas, Labels: st.Labels, Containers: st.Containers, SchedulerName: st.SchedulerName}
 	dep, _ := DeploymentObject(&d) // the fields shared with a Deployment were validated
 	out := &api.StatefulSet{
 		ObjectMeta: api.ObjectMeta{Name: st.Name, Namespace: st.Namespace, Labels: copyLabels(st.Labels)},

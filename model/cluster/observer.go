@@ -35,16 +35,21 @@ type observer struct {
 	periods     []Period
 	faults      []*FaultRecord
 
-	// Research metrics: per-node requests and allocatable (for nodes in use and
-	// stranded resources), binds, and batch work's span.
-	nodeUsed   map[string]*api.Resources
-	nodeAlloc  map[string]api.Resources
+	// Research metrics: binds and batch work's span (per-node usage for nodes in
+	// use, stranded resources and GPUs is in frag).
 	firstPod   sim.Time
 	lastBind   sim.Time
 	binds      int
 	batchStart sim.Time
 	batchEnd   sim.Time
 	batchDone  int
+
+	// Fragmentation and stranded resources (fragmentation.go); pods marked
+	// unschedulable; the running sums of the sampled research gauges (their
+	// time averages, samples being evenly spaced).
+	frag              *fragTracker
+	podsUnschedulable int
+	means             map[string]*[2]float64 // name -> {sum, samples}
 }
 
 // Period is a span of virtual time (End 0: to the end of the run).
@@ -62,7 +67,8 @@ type FaultRecord struct {
 
 func newObserver(c *Cluster, every time.Duration) *observer {
 	o := &observer{c: c, every: every, deploys: map[string][2]int64{}, readyOn: map[api.NodeName]int{}, down: map[api.NodeName]bool{},
-		nodeUsed: map[string]*api.Resources{}, nodeAlloc: map[string]api.Resources{}, firstPod: -1, batchStart: -1}
+		firstPod: -1, batchStart: -1,
+		frag: newFragTracker(), means: map[string]*[2]float64{}}
 	for _, k := range []api.Kind{api.KindPod, api.KindNode, api.KindDeployment, api.KindStatefulSet} {
 		if _, err := c.Store.Watch(api.KindPrefix(k), 0, o.onEvent); err != nil {
 			panic(err) // a watch from "now" cannot fail
@@ -80,6 +86,7 @@ func (o *observer) onEvent(ev etcd.Event) {
 		o.account(ev.KV.Value.(api.Object), +1)
 		o.research(ev)
 	}
+	o.fragEvent(ev)
 	o.dirty = true
 	o.evaluate()
 }
@@ -95,6 +102,9 @@ func (o *observer) account(obj api.Object, sign int) {
 			o.podsRunning += sign
 		case x.Spec.NodeName == "":
 			o.podsPending += sign
+			if c := x.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Reason == "Unschedulable" {
+				o.podsUnschedulable += sign
+			}
 		}
 		if x.IsReady() {
 			o.podsReady += sign
@@ -107,32 +117,10 @@ func (o *observer) account(obj api.Object, sign int) {
 			r := x.Requests()
 			o.cpuReq += int64(sign) * r.MilliCPU
 			o.memReq += int64(sign) * r.Memory
-			u := o.nodeUsed[string(x.Spec.NodeName)]
-			if u == nil {
-				u = &api.Resources{}
-				o.nodeUsed[string(x.Spec.NodeName)] = u
-			}
-			s := int64(sign)
-			u.MilliCPU += s * r.MilliCPU
-			u.Memory += s * r.Memory
-			u.Pods += s
-			for _, name := range []api.ResourceName{api.ResourceGPU, api.ResourceGPUMilli} {
-				if v := r.Scalar[name]; v != 0 {
-					if u.Scalar == nil {
-						u.Scalar = map[api.ResourceName]int64{}
-					}
-					u.Scalar[name] += s * v
-				}
-			}
 		}
 	case *api.Node:
 		o.cpuAlloc += int64(sign) * x.Status.Allocatable.MilliCPU
 		o.memAlloc += int64(sign) * x.Status.Allocatable.Memory
-		if sign > 0 {
-			o.nodeAlloc[x.Name] = x.Status.Allocatable
-		} else {
-			delete(o.nodeAlloc, x.Name)
-		}
 		if x.IsReady() {
 			o.nodesReady += sign
 		}
@@ -175,49 +163,74 @@ func (o *observer) research(ev etcd.Event) {
 	}
 }
 
-// sampleResearch reports nodes in use, stranded resources and GPU allocation.
-// A resource is stranded on a node when another resource of the node is exhausted
-// (free memory under 5 % of allocatable, or no pod slot left, strands its free CPU;
-// free CPU under 5 % strands its free memory): it cannot be used by any pod.
+// sampleResearch reports nodes in use, pods marked unschedulable, stranded CPU
+// and memory, GPU allocation and GPU fragmentation (fragmentation.go defines the
+// last three), and adds every research gauge to its running mean.
 func (o *observer) sampleResearch(t sim.Time) {
-	inUse := 0
-	var strandedCPU, strandedMem, cpuAlloc, memAlloc int64
-	var gpuUsed, gpuCap int64
-	for name, a := range o.nodeAlloc {
-		u := o.nodeUsed[name]
-		var used api.Resources
-		if u != nil {
-			used = *u
-		}
-		if used.Pods > 0 {
-			inUse++
-		}
-		freeCPU, freeMem := a.MilliCPU-used.MilliCPU, a.Memory-used.Memory
-		cpuAlloc += a.MilliCPU
-		memAlloc += a.Memory
-		podsFull := a.Pods > 0 && used.Pods >= a.Pods
-		if freeMem*20 < a.Memory || podsFull {
-			strandedCPU += max(freeCPU, 0)
-		}
-		if freeCPU*20 < a.MilliCPU || podsFull {
-			strandedMem += max(freeMem, 0)
-		}
-		if g := a.Scalar[api.ResourceGPU]; g > 0 {
-			gpuCap += g * 1000
-			gpuUsed += used.Scalar[api.ResourceGPU]*1000 + used.Scalar[api.ResourceGPUMilli]
-		}
-	}
-	tel := o.c.tel
-	tel.Gauge("nodes_in_use", t, float64(inUse))
+	fs := o.frag.sample()
+	cpuAlloc, memAlloc, gpuCap, gpuUsed := fs.cpuAlloc, fs.memAlloc, fs.gpuCap, fs.gpuUsed
+	o.gauge("nodes_in_use", t, float64(fs.nodesInUse))
+	o.gauge("pods_unschedulable", t, float64(o.podsUnschedulable))
 	if cpuAlloc > 0 {
-		tel.Gauge("stranded_cpu", t, float64(strandedCPU)/float64(cpuAlloc))
+		o.gauge("stranded_cpu", t, float64(fs.strandedCPU)/float64(cpuAlloc))
 	}
 	if memAlloc > 0 {
-		tel.Gauge("stranded_memory", t, float64(strandedMem)/float64(memAlloc))
+		o.gauge("stranded_memory", t, float64(fs.strandedMem)/float64(memAlloc))
 	}
 	if gpuCap > 0 {
-		tel.Gauge("cluster_gpu_allocated", t, float64(gpuUsed)/float64(gpuCap))
+		o.gauge("cluster_gpu_allocated", t, float64(gpuUsed)/float64(gpuCap))
+		o.gauge("gpu_fragmented_gpus", t, fs.fragmented/1000)
+		rate := 0.0
+		if fs.freeGPU > 0 {
+			rate = fs.fragmented / float64(fs.freeGPU)
+		}
+		o.gauge("gpu_fragmentation_rate", t, rate)
 	}
+}
+
+// gauge reports a research gauge and adds it to its mean.
+func (o *observer) gauge(name string, t sim.Time, v float64) {
+	o.c.tel.Gauge(name, t, v)
+	m := o.means[name]
+	if m == nil {
+		m = &[2]float64{}
+		o.means[name] = m
+	}
+	m[0] += v
+	m[1]++
+}
+
+// fragEvent feeds the fragmentation tracker.
+func (o *observer) fragEvent(ev etcd.Event) {
+	var old, cur api.Object
+	if ev.PrevKV != nil {
+		old = ev.PrevKV.Value.(api.Object)
+	}
+	if ev.Type == etcd.Put {
+		cur = ev.KV.Value.(api.Object)
+	}
+	switch x := firstNonNil(cur, old).(type) {
+	case *api.Pod:
+		op, _ := old.(*api.Pod)
+		cp, _ := cur.(*api.Pod)
+		if op == nil && cp != nil {
+			o.frag.podCreated(cp)
+		}
+		o.frag.podChanged(op, cp)
+	case *api.Node:
+		if cur == nil {
+			o.frag.nodeChanged(x.Name, nil, true)
+		} else {
+			o.frag.nodeChanged(x.Name, &x.Status.Allocatable, false)
+		}
+	}
+}
+
+func firstNonNil(a, b api.Object) api.Object {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // Research returns run-level research values: scheduling throughput (pods bound
@@ -232,6 +245,21 @@ func (c *Cluster) Research() map[string]float64 {
 	if o.batchDone > 0 {
 		out["batch_pods_succeeded"] = float64(o.batchDone)
 		out["makespan_s"] = o.batchEnd.Sub(o.batchStart).Seconds()
+	}
+	// Time averages of the sampled research gauges (evenly spaced samples).
+	for name, m := range o.means {
+		if m[1] > 0 {
+			out[name+"_mean"] = m[0] / m[1]
+		}
+	}
+	st := c.Scheduler.Stats()
+	out["preemptions"] = float64(st.Preemptions)
+	out["preemption_victims"] = float64(st.PreemptionVictims)
+	if st.NoProfileSeen > 0 {
+		// Pods whose schedulerName names no profile of the scheduler: they are
+		// not its pods and stay Pending (pending now, and seen in the run).
+		out["pods_pending_no_scheduler_profile"] = float64(st.NoProfilePending)
+		out["pods_no_scheduler_profile_total"] = float64(st.NoProfileSeen)
 	}
 	return out
 }
@@ -312,7 +340,7 @@ func (o *observer) sample() {
 	tel := o.c.tel
 	tel.Gauge("pods_running", t, float64(o.podsRunning))
 	tel.Gauge("pods_ready", t, float64(o.podsReady))
-	tel.Gauge("pods_unscheduled", t, float64(o.podsPending))
+	o.gauge("pods_unscheduled", t, float64(o.podsPending))
 	tel.Gauge("nodes_ready", t, float64(o.nodesReady))
 	tel.Gauge("replicas_ready", t, float64(o.replicasReady))
 	tel.Gauge("replicas_desired", t, float64(o.replicasDesired))
@@ -323,8 +351,8 @@ func (o *observer) sample() {
 	if o.memAlloc > 0 {
 		mem = float64(o.memReq) / float64(o.memAlloc)
 	}
-	tel.Gauge("cluster_cpu_allocated", t, cpu)
-	tel.Gauge("cluster_memory_allocated", t, mem)
+	o.gauge("cluster_cpu_allocated", t, cpu)
+	o.gauge("cluster_memory_allocated", t, mem)
 	tel.Gauge("etcd_revision", t, float64(o.c.Store.Revision()))
 	o.sampleResearch(t)
 }

@@ -260,6 +260,7 @@ type StatefulSet struct {
 	Labels               map[string]string `yaml:"labels"`
 	ServiceName          string            `yaml:"serviceName"`
 	PodManagementPolicy  string            `yaml:"podManagementPolicy"`
+	SchedulerName        string            `yaml:"schedulerName"` // the scheduler profile of its pods ("" = default-scheduler)
 	Containers           []Container       `yaml:"containers"`
 	VolumeClaimTemplates []ClaimTemplate   `yaml:"volumeClaimTemplates"`
 }
@@ -475,6 +476,9 @@ type Trace struct {
 	TimeScale float64 `yaml:"timeScale"`
 	// Limit replays only the first N pods (0 = all).
 	Limit int `yaml:"limit"`
+	// SchedulerName is the scheduler profile of the trace's pods ("" =
+	// default-scheduler).
+	SchedulerName string `yaml:"schedulerName"`
 }
 
 // ManifestRef names manifests to apply: a path ("app.yaml", "k8s/") or a mapping

@@ -101,8 +101,17 @@ type Config struct {
 	// order measured for the real in-tree plug-ins run in-process with default
 	// sampling at 1,000-5,000 nodes (shared/reference/upstream-scheduler.md).
 	PerNodeLatency time.Duration
-	// Profile lists the plug-ins; DefaultProfile() by default.
+	// Profile lists the plug-ins; DefaultProfile() by default. It is the
+	// scheduler's only profile, named SchedulerName, unless Profiles is set.
 	Profile Profile
+	// Profiles, when not empty, are every profile of the scheduler (upstream
+	// KubeSchedulerConfiguration.profiles): a pod is scheduled by the profile whose
+	// SchedulerName ("" means "default-scheduler") equals its spec.schedulerName;
+	// pods naming no profile are not this scheduler's and stay Pending. Names must
+	// be unique and every profile must use the same QueueSort plug-in. A profile's
+	// PercentageOfNodesToScore overrides the global one. Profile and SchedulerName
+	// are then ignored (SetProfiles sets them to the first profile for readers).
+	Profiles []Profile
 	// OnDecision, when set, receives every scheduling attempt's per-node filter
 	// verdicts and per-plug-in scores (for "explain" features). nil costs nothing.
 	OnDecision func(Decision)
@@ -126,7 +135,7 @@ func DefaultConfig() Config {
 // Validate checks the configuration; plugins is the registry the profile's names
 // must come from (plug-in arguments are validated by building each plug-in).
 func (c *Config) Validate(reg *dist.Registry, plugins *Registry) error {
-	if c.SchedulerName == "" {
+	if c.SchedulerName == "" && len(c.Profiles) == 0 {
 		return fmt.Errorf("schedulerName: required")
 	}
 	if c.PercentageOfNodesToScore < 0 || c.PercentageOfNodesToScore > 100 {
@@ -161,6 +170,6 @@ func (c *Config) Validate(reg *dist.Registry, plugins *Registry) error {
 	if plugins == nil {
 		return fmt.Errorf("profile: no plug-in registry given")
 	}
-	_, err := newFramework(c.Profile, plugins, nil)
+	_, err := buildProfiles(c, plugins, nil)
 	return err
 }

@@ -15,9 +15,11 @@ import (
 // selector.
 func (s *Scheduler) startSelectorInformers() {
 	uses := false
-	for _, n := range s.rt.names {
-		if n == PodTopologySpread {
-			uses = true
+	for _, rt := range s.profiles {
+		for _, n := range rt.names {
+			if n == PodTopologySpread {
+				uses = true
+			}
 		}
 	}
 	if !uses {

@@ -186,7 +186,11 @@ func (s *Scheduler) runPolicy(c *cycle) bool {
 	nodes := s.cache.nodeList()
 	r.numAll, r.examined, r.toFind = len(nodes), len(nodes), 1
 	if pp.ctx.Rand == nil {
-		pp.ctx.Rand = s.eng.Stream("scheduler/policy/" + pp.name)
+		stream := "scheduler/policy/" + pp.name
+		if s.rt.index > 0 { // a policy in a further profile draws from its own stream
+			stream += "/" + s.rt.name
+		}
+		pp.ctx.Rand = s.eng.Stream(stream)
 	}
 	pp.ctx.Now = s.eng.Now()
 	var bit uint64

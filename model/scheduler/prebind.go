@@ -13,8 +13,9 @@ import (
 // plug-ins (schedule_one.go bindingCycle: RunPreBindPlugins, then bind). A PreBind
 // failure is handled as a failed binding: Unreserve, forget the assumed pod, retry.
 func (s *Scheduler) preBind(state *framework.CycleState, info *framework.QueuedPodInfo, node api.NodeName, i int) {
-	for ; i < len(s.rt.preBind); i++ {
-		e := s.rt.preBind[i]
+	rt := s.profileOrCurrent(info.Pod) // the binding cycle outlives the scheduling cycle
+	for ; i < len(rt.preBind); i++ {
+		e := rt.preBind[i]
 		next := i + 1
 		start := s.eng.Now()
 		st := e.pl.PreBind(state, info.PodInfo, node, func(st *framework.Status) {

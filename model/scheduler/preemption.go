@@ -236,6 +236,8 @@ func (s *Scheduler) applyPostFilter(c *cycle) (node api.NodeName, set bool) {
 	}
 	if len(res.Victims) > 0 {
 		now := s.eng.Now()
+		s.stats.Preemptions++
+		s.stats.PreemptionVictims += uint64(len(res.Victims))
 		s.tel.Observe("preemption_victims", now, float64(len(res.Victims)))
 		if s.tracing {
 			s.trace(storyStep, "preempt", api.Ref(pod.Pod), fmt.Sprintf("preempted %d pod%s of priority %s on %s for pod %s (priority %d): %s deleted gracefully; the pod is nominated to %s and requeued",

@@ -35,6 +35,9 @@ type qEntry struct {
 	since sim.Time
 	// rejectors is the set of plug-ins (bits) that rejected the pod in its last attempt.
 	rejectors uint64
+	// prof is the profile that schedules the pod (its spec.schedulerName): the
+	// rejector bits index its plug-ins.
+	prof *profileRuntime
 	// backoff expiry cache, valid until the next requeue.
 	boAt  sim.Time
 	boSet bool
@@ -58,7 +61,12 @@ const (
 type schedulingQueue struct {
 	eng *sim.Engine
 	cfg *Config
-	rt  *profileRuntime
+	rt  *profileRuntime // the QueueSort plug-in's profile (every profile sorts alike)
+	// profiles are every profile (by index); profileOf names a pod's profile (nil
+	// func or result: rt). interest is onEvent's per-profile buffer.
+	profiles  []*profileRuntime
+	profileOf func(*api.Pod) *profileRuntime
+	interest  []uint64
 
 	entries                  map[api.UID]*qEntry
 	active                   entryHeap
@@ -87,7 +95,7 @@ type schedulingQueue struct {
 }
 
 func newSchedulingQueue(eng *sim.Engine, cfg *Config, rt *profileRuntime) *schedulingQueue {
-	q := &schedulingQueue{eng: eng, cfg: cfg, rt: rt, entries: map[api.UID]*qEntry{}, start: eng.Now()}
+	q := &schedulingQueue{eng: eng, cfg: cfg, rt: rt, profiles: []*profileRuntime{rt}, entries: map[api.UID]*qEntry{}, start: eng.Now()}
 	q.active.less = q.lessActive
 	q.backoff.less = q.lessBackoff
 	q.errBackoff.less = q.lessErrorBackoff
@@ -193,7 +201,12 @@ func (q *schedulingQueue) add(pi *framework.PodInfo) {
 		return
 	}
 	q.seq++
-	e := &qEntry{info: &framework.QueuedPodInfo{PodInfo: pi, Timestamp: q.eng.Now()}, seq: q.seq}
+	e := &qEntry{info: &framework.QueuedPodInfo{PodInfo: pi, Timestamp: q.eng.Now()}, seq: q.seq, prof: q.rt}
+	if q.profileOf != nil {
+		if rt := q.profileOf(pi.Pod); rt != nil {
+			e.prof = rt
+		}
+	}
 	q.entries[pi.Pod.UID] = e
 	q.toActive(e)
 	q.changed()
@@ -363,17 +376,25 @@ func (q *schedulingQueue) requeueFailed(uid api.UID, rejectors uint64, plugins [
 // event for (see framework.ClusterEvent for the simplification), and remembers the
 // event for the pod in flight. It returns how many pods moved.
 func (q *schedulingQueue) onEvent(ev framework.ClusterEvent) int {
-	interest := q.rt.interested(ev)
-	if q.inFlight != nil {
-		q.inFlightInterest |= interest
+	// Each profile has its own plug-ins, so its own interested set.
+	interest := q.interest[:0]
+	anyInterest := uint64(0)
+	for _, rt := range q.profiles {
+		x := rt.interested(ev)
+		interest = append(interest, x)
+		anyInterest |= x
 	}
-	if interest == 0 || q.unschedLen == 0 {
+	q.interest = interest
+	if q.inFlight != nil {
+		q.inFlightInterest |= interest[q.inFlight.prof.index]
+	}
+	if anyInterest == 0 || q.unschedLen == 0 {
 		return 0
 	}
 	moved := 0
 	for e := q.unschedHead; e != nil; {
 		next := e.next
-		if e.rejectors&interest != 0 {
+		if e.rejectors&interest[e.prof.index] != 0 {
 			q.unschedRemove(e)
 			q.toActiveOrBackoff(e)
 			moved++

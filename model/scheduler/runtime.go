@@ -10,6 +10,13 @@ import (
 // (the role of upstream framework/runtime.frameworkImpl). Each plug-in has a bit
 // (its index in plugins) used for Skip sets and rejector sets.
 type profileRuntime struct {
+	// name is the profile's schedulerName; index its position among the
+	// scheduler's profiles; percentage its percentageOfNodesToScore (the
+	// profile's own, else the global one).
+	name       string
+	index      int
+	percentage int32
+
 	plugins   []framework.Plugin
 	names     []string
 	queueSort framework.QueueSortPlugin

@@ -132,7 +132,7 @@ func (s *Scheduler) findNodesThatFit(state *framework.CycleState, pod *framework
 	toFind := 0
 	examined := 0
 	if len(candidates) > 0 {
-		toFind = numFeasibleNodesToFind(s.cfg.PercentageOfNodesToScore, len(candidates))
+		toFind = numFeasibleNodesToFind(rt.percentage, len(candidates))
 		if len(rt.score) == 0 {
 			toFind = 1
 		}

@@ -63,10 +63,18 @@ type Stats struct {
 	Abandoned uint64
 	// NodesExamined is the total of nodes filtered over all cycles.
 	NodesExamined uint64
+	// Preemptions counts PostFilter preemptions that evicted pods; PreemptionVictims
+	// the pods they evicted.
+	Preemptions, PreemptionVictims uint64
 	// ActiveQ, BackoffQ (including error backoff) and UnschedulablePods are the
 	// current queue lengths; InFlightBinds the bindings awaiting a response.
 	ActiveQ, BackoffQ, UnschedulablePods int
 	InFlightBinds                        int
+	// NoProfilePending is the number of pending pods whose spec.schedulerName
+	// names no profile of this scheduler (they are not its pods and stay Pending);
+	// NoProfileSeen counts every such pod seen.
+	NoProfilePending int
+	NoProfileSeen    uint64
 }
 
 // Scheduler is the modeled kube-scheduler.
@@ -78,7 +86,14 @@ type Scheduler struct {
 	tel     sim.Telemetry
 	tracing bool
 
+	// rt is the profile of the scheduling cycle in progress (between cycles, the
+	// last one's); profiles are every profile in configuration order, byName
+	// indexes them by schedulerName (profiles.go).
 	rt       *profileRuntime
+	profiles []*profileRuntime
+	byName   map[string]*profileRuntime
+	// foreign are the pending pods whose schedulerName names no profile.
+	foreign  map[api.UID]struct{}
 	cache    *schedCache
 	queue    *schedulingQueue
 	cycleLat dist.Sampler
@@ -146,12 +161,18 @@ func New(eng *sim.Engine, client *apiserver.Client, cfg Config, plugins *Registr
 		cycleLat: reg.MustNew(cfg.CycleLatency, eng.Source("scheduler/cycle")),
 		tiebreak: eng.Stream("scheduler/tiebreak"),
 	}
-	rt, err := newFramework(cfg.Profile, plugins, s)
+	profiles, err := buildProfiles(&s.cfg, plugins, s)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler config: %w", err)
 	}
-	s.rt = rt
-	s.queue = newSchedulingQueue(eng, &s.cfg, rt)
+	s.profiles, s.rt = profiles, profiles[0]
+	s.byName = make(map[string]*profileRuntime, len(profiles))
+	for _, rt := range profiles {
+		s.byName[rt.name] = rt
+	}
+	s.queue = newSchedulingQueue(eng, &s.cfg, profiles[0])
+	s.queue.profiles = profiles
+	s.queue.profileOf = s.profileFor
 	s.queue.onPoppable = s.kick
 	s.queue.onChange = s.queueChanged
 	return s, nil
@@ -216,8 +237,9 @@ func (s *Scheduler) checkSynced() {
 	s.kick()
 }
 
-// responsible reports whether the pod is for this scheduler.
-func (s *Scheduler) responsible(p *api.Pod) bool { return p.Spec.SchedulerName == s.cfg.SchedulerName }
+// responsible reports whether the pod is for this scheduler: one of its profiles
+// has the pod's schedulerName (upstream responsibleForPod).
+func (s *Scheduler) responsible(p *api.Pod) bool { return s.profileFor(p) != nil }
 
 func (s *Scheduler) onNodeAdd(obj api.Object) {
 	n := obj.(*api.Node)
@@ -242,7 +264,11 @@ func (s *Scheduler) onPodAdd(obj api.Object) {
 		s.assignedPodSeen(p)
 		return
 	}
-	if s.responsible(p) && p.DeletionTimestamp == nil {
+	if !s.responsible(p) {
+		s.noteForeign(p, p.DeletionTimestamp == nil)
+		return
+	}
+	if p.DeletionTimestamp == nil {
 		s.queue.add(framework.NewPodInfo(p))
 	}
 }
@@ -252,11 +278,13 @@ func (s *Scheduler) onPodUpdate(old, cur api.Object) {
 	if p.Spec.NodeName != "" {
 		if o.Spec.NodeName == "" {
 			s.queue.delete(p.UID) // bound (by this scheduler or another binder)
+			s.noteForeign(p, false)
 		}
 		s.assignedPodSeen(p)
 		return
 	}
 	if !s.responsible(p) {
+		s.noteForeign(p, p.DeletionTimestamp == nil)
 		return
 	}
 	if p.DeletionTimestamp != nil {
@@ -278,6 +306,7 @@ func (s *Scheduler) onPodDelete(obj api.Object) {
 	p := obj.(*api.Pod)
 	if p.Spec.NodeName == "" {
 		s.queue.delete(p.UID)
+		s.noteForeign(p, false)
 		return
 	}
 	if s.cache.removePod(p.UID) != nil {
@@ -367,6 +396,7 @@ func (s *Scheduler) scheduleOne() {
 			s.queue.done(pod.Pod.UID)
 			continue
 		}
+		s.rt = s.profileOrCurrent(pod.Pod)
 		now := s.eng.Now()
 		s.stats.Attempts++
 		s.tel.Observe("queueing_delay_seconds", now, delay.Seconds())
@@ -375,12 +405,16 @@ func (s *Scheduler) scheduleOne() {
 		c := &s.cur
 		c.res.winnerScores = ws
 		if s.cfg.OnDecision != nil {
-			c.decision = &Decision{Time: now, Pod: api.Ref(pod.Pod), PodUID: pod.Pod.UID, Attempt: info.Attempts, Profile: s.cfg.SchedulerName}
+			c.decision = &Decision{Time: now, Pod: api.Ref(pod.Pod), PodUID: pod.Pod.UID, Attempt: info.Attempts, Profile: s.rt.name}
 		}
 		if s.tracing {
 			a, b, u := s.queue.lens()
-			s.trace(storyStep, "schedule", api.Ref(pod.Pod), fmt.Sprintf("scheduling cycle, attempt %d: popped from the scheduling queue after %v (activeQ=%d backoffQ=%d unschedulable=%d)",
-				info.Attempts, delay, a, b, u))
+			prof := ""
+			if len(s.profiles) > 1 {
+				prof = fmt.Sprintf(" (profile %s)", s.rt.name)
+			}
+			s.trace(storyStep, "schedule", api.Ref(pod.Pod), fmt.Sprintf("scheduling cycle%s, attempt %d: popped from the scheduling queue after %v (activeQ=%d backoffQ=%d unschedulable=%d)",
+				prof, info.Attempts, delay, a, b, u))
 		}
 		if !s.runPolicy(c) { // policy.go: a raw policy replaces filter and score
 			s.schedulePod(pod, &c.res, c.decision)
@@ -522,7 +556,7 @@ func (s *Scheduler) bind(state *framework.CycleState, info *framework.QueuedPodI
 		}
 		s.bindFailed(state, info, node, st)
 	}
-	for _, e := range s.rt.bind {
+	for _, e := range s.profileOrCurrent(pod.Pod).bind {
 		if s.tracing {
 			s.trace(storyStep, "bind", api.Ref(pod.Pod), fmt.Sprintf("%s: POST pods/%s/binding to node %s (pod assumed in the scheduler cache; the binding cycle runs while the next pod is scheduled)",
 				e.pl.Name(), pod.Pod.Name, node))
@@ -546,8 +580,9 @@ func (s *Scheduler) bindFailed(state *framework.CycleState, info *framework.Queu
 	uid := pod.Pod.UID
 	s.stats.BindErrors++
 	s.stats.Errors++
-	for i := len(s.rt.reserve) - 1; i >= 0; i-- {
-		s.rt.reserve[i].pl.Unreserve(state, pod, node)
+	rt := s.profileOrCurrent(pod.Pod) // the binding cycle outlives the scheduling cycle
+	for i := len(rt.reserve) - 1; i >= 0; i-- {
+		rt.reserve[i].pl.Unreserve(state, pod, node)
 	}
 	forgot := s.cache.forgetPod(uid)
 	if s.tracing {
@@ -689,6 +724,7 @@ func (s *Scheduler) emitGauge() {
 func (s *Scheduler) Stats() Stats {
 	st := s.stats
 	st.ActiveQ, st.BackoffQ, st.UnschedulablePods = s.queue.lens()
+	st.NoProfilePending = len(s.foreign)
 	return st
 }
 

@@ -13,6 +13,14 @@
 // enableProfiling, enableContentionProfiling, delayCacheUntilActive. Not supported
 // (an error): extenders (use a policy URL instead, see cmd/kubesim).
 //
+// Every profile is kept (Result.Profiles; scheduler.SetProfiles): the scheduler
+// runs each pod with the profile its spec.schedulerName names. As upstream's
+// validation, schedulerNames must be unique and non-empty, and every profile must
+// enable the same QueueSort plug-in ("has to match for all profiles"); errors use
+// upstream's wording (Duplicate value, Required value, Invalid value) with the
+// file and line. A profile may also enable kubesim's built-in raw policies by name
+// (scheduler.PolicyNames).
+//
 // Per profile: schedulerName (default "default-scheduler"),
 // percentageOfNodesToScore, plugins (multiPoint, preEnqueue, queueSort, preFilter,
 // filter, postFilter, preScore, score, reserve, permit, preBind, bind, postBind; each
@@ -67,10 +75,10 @@ type Result struct {
 	PodInitialBackoff, PodMaxBackoff *time.Duration
 }
 
-// Apply configures cfg from the result: the profiles (cfg.Profile and
-// cfg.SchedulerName from the first; cfg.Profiles with all of them when there are
-// several), the global percentageOfNodesToScore and the backoffs. A profile's own
-// percentageOfNodesToScore overrides the global one, as upstream.
+// Apply configures cfg from the result: every profile (cfg.Profiles; cfg.Profile
+// and cfg.SchedulerName are set to the first, see scheduler.SetProfiles), the
+// global percentageOfNodesToScore and the backoffs. A profile's own
+// percentageOfNodesToScore overrides the global one for that profile, as upstream.
 func (r *Result) Apply(cfg *scheduler.Config) error {
 	if len(r.Profiles) == 0 {
 		return fmt.Errorf("scheduler configuration: no profile")
@@ -112,7 +120,8 @@ type profile struct {
 	PercentageOfNodesToScore *int32         `yaml:"percentageOfNodesToScore"`
 	Plugins                  *plugins       `yaml:"plugins"`
 	PluginConfig             []pluginConfig `yaml:"pluginConfig"`
-	line                     int
+	// Lines of the profile, its schedulerName and its plugins.queueSort.
+	line, nameLine, queueSortLine int
 }
 
 func (p *profile) UnmarshalYAML(n *yaml.Node) error {
@@ -123,7 +132,25 @@ func (p *profile) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*p = profile(r)
 	p.line = n.Line
+	if n.Kind == yaml.MappingNode {
+		p.nameLine = fieldLineOnly(n, "schedulerName")
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "plugins" && n.Content[i+1].Kind == yaml.MappingNode {
+				p.queueSortLine = fieldLineOnly(n.Content[i+1], "queueSort")
+			}
+		}
+	}
 	return nil
+}
+
+// fieldLineOnly is the line of key in mapping m, or 0.
+func fieldLineOnly(m *yaml.Node, key string) int {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return 0
 }
 
 type plugins struct {
@@ -304,7 +331,7 @@ func Load(file string, data []byte) (*Result, error) {
 	res := &Result{}
 	if doc.PercentageOfNodesToScore != nil {
 		if v := *doc.PercentageOfNodesToScore; v < 0 || v > 100 {
-			return nil, locErr(file, fieldLine(top, "percentageOfNodesToScore"), "percentageOfNodesToScore: must be in 0..100, got %d", v)
+			return nil, locErr(file, fieldLine(top, "percentageOfNodesToScore"), "percentageOfNodesToScore: Invalid value: %d: not in valid range [0-100]", v)
 		}
 		res.PercentageOfNodesToScore = doc.PercentageOfNodesToScore
 	}
@@ -329,19 +356,61 @@ func Load(file string, data []byte) (*Result, error) {
 		res.Profiles = []scheduler.Profile{p}
 		return res, nil
 	}
-	names := map[string]bool{}
+	// Upstream order: decode and default every profile, validate the profiles
+	// together (validation.go validateKubeSchedulerConfiguration: duplicate names,
+	// validateCommonQueueSort), then build each profile's framework.
+	names := map[string]int{}
+	var queueSorts [][]string
 	for i := range doc.Profiles {
-		p, err := buildProfile(file, i, &doc.Profiles[i])
+		p, qs, err := buildProfile(file, i, &doc.Profiles[i])
 		if err != nil {
 			return nil, err
 		}
-		if names[p.SchedulerName] {
-			return nil, locErr(file, doc.Profiles[i].line, "profiles[%d].schedulerName: %q is used by two profiles", i, p.SchedulerName)
+		if j, dup := names[p.SchedulerName]; dup {
+			return nil, locErr(file, schedulerNameLine(&doc.Profiles[i]), "profiles[%d].schedulerName: Duplicate value: %q (profiles[%d] has it too; each profile needs its own schedulerName)", i, p.SchedulerName, j)
 		}
-		names[p.SchedulerName] = true
+		names[p.SchedulerName] = i
+		if i > 0 && !equalNames(qs, queueSorts[0]) {
+			return nil, locErr(file, queueSortLine(&doc.Profiles[i]), "profiles[%d].plugins.queueSort: Invalid value: [%s]: has to match for all profiles (profiles[0] sorts with [%s]; the profiles share one scheduling queue)",
+				i, strings.Join(qs, ", "), strings.Join(queueSorts[0], ", "))
+		}
+		queueSorts = append(queueSorts, qs)
 		res.Profiles = append(res.Profiles, p)
 	}
+	reg := registry()
+	for i, p := range res.Profiles {
+		// Validate by building every plug-in (no handle) and the profile's structure.
+		if err := scheduler.ValidateProfile(p, reg); err != nil {
+			return nil, locErr(file, doc.Profiles[i].line, "profiles[%d]: %v", i, err)
+		}
+	}
 	return res, nil
+}
+
+func equalNames(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func schedulerNameLine(p *profile) int {
+	if p.nameLine > 0 {
+		return p.nameLine
+	}
+	return p.line
+}
+
+func queueSortLine(p *profile) int {
+	if p.queueSortLine > 0 {
+		return p.queueSortLine
+	}
+	return p.line
 }
 
 func fieldLine(m *yaml.Node, key string) int {
@@ -435,8 +504,20 @@ func collectFields(t reflect.Type, out map[string]reflect.Type) {
 var unmodelled = []string{"DefaultPreemption", "DynamicResources", "NodeDeclaredFeatures", "NodeVolumeLimits",
 	"SchedulingGates", "VolumeRestrictions", "VolumeZone", "EBSLimits", "GCEPDLimits", "AzureDiskLimits", "CinderLimits"}
 
-// Supported returns the plug-in names a configuration may enable, sorted.
-func Supported() []string { return scheduler.NewRegistry().Names() }
+// Supported returns the plug-in names a configuration may enable, sorted: the
+// in-tree plug-ins kubesim models and the built-in raw policies (scheduler.
+// PolicyNames; a profile enabling one schedules with it instead of its filter and
+// score plug-ins).
+func Supported() []string { return registry().Names() }
+
+// registry is the plug-in registry profiles are decoded against.
+func registry() *scheduler.Registry {
+	r := scheduler.NewRegistry()
+	if err := scheduler.RegisterPolicies(r); err != nil {
+		panic(err) // built-in names cannot collide
+	}
+	return r
+}
 
 type entry struct {
 	name           string
@@ -615,9 +696,12 @@ func (m *merger) disable(e *entry, pt point) {
 	}
 }
 
-func buildProfile(file string, idx int, p *profile) (scheduler.Profile, error) {
+// buildProfile merges one profile's plug-ins with the defaults and decodes its
+// arguments. It returns the profile and its enabled QueueSort plug-ins (for the
+// check across profiles); the caller validates the profile.
+func buildProfile(file string, idx int, p *profile) (scheduler.Profile, []string, error) {
 	where := fmt.Sprintf("profiles[%d]", idx)
-	m := &merger{file: file, where: where + ".plugins", reg: scheduler.NewRegistry()}
+	m := &merger{file: file, where: where + ".plugins", reg: registry()}
 	for _, pc := range scheduler.DefaultProfile().Plugins {
 		m.entries = append(m.entries, &entry{name: pc.Name, weight: pc.Weight, filter: !pc.DisableFilter, score: !pc.DisableScore, present: true, defaultPresent: true})
 	}
@@ -643,7 +727,7 @@ func buildProfile(file string, idx int, p *profile) (scheduler.Profile, error) {
 		}
 		for _, s := range steps {
 			if err := m.apply(s.set, s.pt, s.field); err != nil {
-				return scheduler.Profile{}, err
+				return scheduler.Profile{}, nil, err
 			}
 		}
 	}
@@ -653,12 +737,12 @@ func buildProfile(file string, idx int, p *profile) (scheduler.Profile, error) {
 		pc := &p.PluginConfig[i]
 		f := fmt.Sprintf("%s.pluginConfig[%d]", where, i)
 		if seen[pc.Name] {
-			return scheduler.Profile{}, locErr(file, pc.line, "%s.name: %q is configured twice", f, pc.Name)
+			return scheduler.Profile{}, nil, locErr(file, pc.line, "%s.name: Duplicate value: %q (configured twice)", f, pc.Name)
 		}
 		seen[pc.Name] = true
 		args, err := decodeArgs(file, f, pc)
 		if err != nil {
-			return scheduler.Profile{}, err
+			return scheduler.Profile{}, nil, err
 		}
 		e := m.find(pc.Name)
 		if e == nil {
@@ -671,27 +755,27 @@ func buildProfile(file string, idx int, p *profile) (scheduler.Profile, error) {
 	out := scheduler.Profile{SchedulerName: api.DefaultSchedulerName}
 	if p.SchedulerName != nil {
 		if *p.SchedulerName == "" {
-			return out, locErr(file, p.line, "%s.schedulerName: must not be empty", where)
+			return out, nil, locErr(file, schedulerNameLine(p), "%s.schedulerName: Required value (an empty name is not allowed; omit the field for %q)", where, api.DefaultSchedulerName)
 		}
 		out.SchedulerName = *p.SchedulerName
 	}
 	if v := p.PercentageOfNodesToScore; v != nil {
 		if *v < 0 || *v > 100 {
-			return out, locErr(file, p.line, "%s.percentageOfNodesToScore: must be in 0..100, got %d", where, *v)
+			return out, nil, locErr(file, p.line, "%s.percentageOfNodesToScore: Invalid value: %d: not in valid range [0-100]", where, *v)
 		}
 		out.PercentageOfNodesToScore = v
 	}
+	var queueSort []string
 	for _, e := range m.entries {
 		if !e.present {
 			continue
 		}
+		if m.implements(e.name, "queueSort") {
+			queueSort = append(queueSort, e.name)
+		}
 		out.Plugins = append(out.Plugins, scheduler.PluginConfig{Name: e.name, Weight: e.weight, Args: e.args, DisableFilter: !e.filter, DisableScore: !e.score})
 	}
-	// Validate by building every plug-in (no handle) and the profile's structure.
-	if err := scheduler.ValidateProfile(out, m.reg); err != nil {
-		return out, locErr(file, p.line, "%s: %v", where, err)
-	}
-	return out, nil
+	return out, queueSort, nil
 }
 
 // decodeArgs decodes a pluginConfig entry's args into the plug-in's Args type.

@@ -148,8 +148,8 @@ profiles:
 		t.Errorf("spread args = %+v", a)
 	}
 	var c scheduler.Config = scheduler.DefaultConfig()
-	if err := r.Apply(&c); err != nil || c.SchedulerName != "packer" || c.PercentageOfNodesToScore != 100 {
-		t.Errorf("apply: %v %q %d", err, c.SchedulerName, c.PercentageOfNodesToScore)
+	if err := r.Apply(&c); err != nil || c.SchedulerName != "packer" || c.PercentageOfNodesToScore != 30 || len(c.Profiles) != 1 || *c.Profiles[0].PercentageOfNodesToScore != 100 {
+		t.Errorf("apply: %v %q %d %d", err, c.SchedulerName, c.PercentageOfNodesToScore, len(c.Profiles))
 	}
 }
 
@@ -193,8 +193,8 @@ func TestLoadErrors(t *testing.T) {
 		{"args of unsupported plug-in", head + "profiles:\n- pluginConfig:\n  - name: DefaultPreemption\n    args: {minCandidateNodesPercentage: 10}\n", `c.yaml:5: profiles[0].pluginConfig[0]: arguments of plug-in "DefaultPreemption" are not supported`},
 		{"bad strategy", head + "profiles:\n- pluginConfig:\n  - name: NodeResourcesFit\n    args:\n      scoringStrategy: {type: Tightest}\n", `scoringStrategy.type: unknown "Tightest"`},
 		{"extenders", head + "extenders:\n- urlPrefix: http://x\n", `c.yaml:4: extenders: not supported`},
-		{"duplicate scheduler name", head + "profiles:\n- schedulerName: a\n- schedulerName: a\n", `profiles[1].schedulerName: "a" is used by two profiles`},
-		{"percentage", head + "percentageOfNodesToScore: 101\n", `c.yaml:3: percentageOfNodesToScore: must be in 0..100`},
+		{"duplicate scheduler name", head + "profiles:\n- schedulerName: a\n- schedulerName: a\n", `c.yaml:5: profiles[1].schedulerName: Duplicate value: "a"`},
+		{"percentage", head + "percentageOfNodesToScore: 101\n", `c.yaml:3: percentageOfNodesToScore: Invalid value: 101: not in valid range [0-100]`},
 		{"no binder", head + "profiles:\n- plugins:\n    bind:\n      disabled:\n      - name: '*'\n", `a Bind plug-in is required`},
 		{"bad yaml", head + "profiles: [\n", `c.yaml: yaml:`},
 	} {
@@ -204,5 +204,36 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadProfilesWithPolicy: several profiles, one of them placing its pods with a
+// raw policy; the global percentage stays global and each profile keeps its own.
+func TestLoadProfilesWithPolicy(t *testing.T) {
+	const cfg = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+percentageOfNodesToScore: 20
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: gpu-scheduler
+  percentageOfNodesToScore: 100
+  plugins:
+    multiPoint:
+      enabled:
+      - name: fgd
+`
+	r, err := Load("c.yaml", []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Profiles) != 2 || r.Profiles[1].SchedulerName != "gpu-scheduler" || find(r.Profiles[1], "fgd").Name != "fgd" {
+		t.Fatalf("profiles = %+v", r.Profiles)
+	}
+	c := scheduler.DefaultConfig()
+	if err := r.Apply(&c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ProfileNames(); strings.Join(got, ",") != "default-scheduler,gpu-scheduler" || c.PercentageOfNodesToScore != 20 || *c.Profiles[1].PercentageOfNodesToScore != 100 {
+		t.Errorf("applied: names %v, global %d", got, c.PercentageOfNodesToScore)
 	}
 }
