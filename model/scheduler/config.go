@@ -49,6 +49,16 @@ const maxWeight = 1 << 20
 // 1, ImageLocality 1; DefaultBinder; PodTopologySpread 2 (system default
 // constraints) and InterPodAffinity 2 (hardPodAffinityWeight 1) after VolumeBinding,
 // as upstream; DefaultPreemption (PostFilter) after them, as upstream.
+//
+// One kubesim addition, absent upstream: GPUShare right after NodeResourcesFit. It
+// stands for the accounting a GPU-sharing device plug-in and scheduler extension do
+// in a cluster that shares GPUs (as the Alibaba GPU cluster does): nodes advertise
+// nvidia.com/gpu and kubesim.io/gpu-milli as two extended resources, which
+// NodeResourcesFit counts independently, so without it a whole-GPU pod and
+// fractional pods could be given the same physical GPU. It filters only pods that
+// request GPUs (PreFilter skips the rest), has no score, and its PreBind records
+// the chosen GPU of a fractional pod (kubesim.io/gpu-index). A profile file that
+// disables it (or "*") gets NodeResourcesFit's upstream behaviour alone.
 // VolumeRestrictions, NodeVolumeLimits and DRA plug-ins are not modelled yet.
 func DefaultProfile() Profile {
 	return Profile{Plugins: []PluginConfig{
@@ -59,6 +69,7 @@ func DefaultProfile() Profile {
 		{Name: NodeAffinity, Weight: 2},
 		{Name: NodePorts},
 		{Name: NodeResourcesFit, Weight: 1},
+		{Name: GPUShare},
 		{Name: VolumeBinding},
 		{Name: PodTopologySpread, Weight: 2},
 		{Name: InterPodAffinity, Weight: 2},

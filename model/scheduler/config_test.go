@@ -24,7 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad latency", func(c *Config) { c.CycleLatency = dist.Spec{Kind: "gamma"} }, "cycleLatency: unknown distribution"},
 		{"negative per-node latency", func(c *Config) { c.PerNodeLatency = -1 }, "perNodeLatency"},
 		{"unknown plug-in", func(c *Config) { c.Profile.Plugins = append(c.Profile.Plugins, PluginConfig{Name: "Magic"}) },
-			`profile.plugins[14].name: unknown scheduler plug-in "Magic" (known: DefaultBinder, DefaultPreemption, ImageLocality`},
+			`profile.plugins[15].name: unknown scheduler plug-in "Magic" (known: DefaultBinder, DefaultPreemption, GPUShare, ImageLocality`},
 		{"duplicate plug-in", func(c *Config) { c.Profile.Plugins = append(c.Profile.Plugins, PluginConfig{Name: ImageLocality}) }, "enabled twice"},
 		{"no queue sort", func(c *Config) { c.Profile.Plugins = c.Profile.Plugins[1:] }, "QueueSort plug-in is required"},
 		{"no binder", func(c *Config) { c.Profile.Plugins = c.Profile.Plugins[:len(c.Profile.Plugins)-1] }, "Bind plug-in is required"},
@@ -53,7 +53,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()
-	if len(r.Names()) != 14 {
+	if len(r.Names()) != 15 { // the 14 upstream plug-ins kubesim models, and GPUShare
 		t.Errorf("in-tree plug-ins %v", r.Names())
 	}
 	if err := r.Register(ImageLocality, nil); err == nil {
@@ -71,7 +71,7 @@ func TestRegistry(t *testing.T) {
 func TestProfileWeightsAndDisable(t *testing.T) {
 	p := DefaultProfile()
 	p.Plugins[3].DisableScore = true // TaintToleration: filter only
-	p.Plugins[11].Weight = 0         // ImageLocality: default weight 1
+	p.Plugins[12].Weight = 0         // ImageLocality: default weight 1
 	rt, err := newFramework(p, NewRegistry(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestProfileWeightsAndDisable(t *testing.T) {
 	if strings.Join(got, ",") != "NodeAffinity:2,NodeResourcesFit:1,PodTopologySpread:2,InterPodAffinity:2,NodeResourcesBalancedAllocation:1,ImageLocality:1" {
 		t.Errorf("score plug-ins %v", got)
 	}
-	if len(rt.filter) != 9 { // with VolumeBinding, PodTopologySpread, InterPodAffinity
-		t.Errorf("%d filters, want 9", len(rt.filter))
+	if len(rt.filter) != 10 { // with GPUShare, VolumeBinding, PodTopologySpread, InterPodAffinity
+		t.Errorf("%d filters, want 10", len(rt.filter))
 	}
 }

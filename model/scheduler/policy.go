@@ -58,8 +58,8 @@ func PolicyNames() []string {
 	return append(basic.Names(), gpuaware.Names()...)
 }
 
-// RegisterPolicies registers every built-in policy (PolicyNames) and the GPUShare
-// plug-in in r.
+// RegisterPolicies registers every built-in policy (PolicyNames) in r (the GPUShare
+// plug-in is in NewRegistry, since the default profile enables it).
 func RegisterPolicies(r *Registry) error {
 	for _, name := range basic.Names() {
 		n := name
@@ -73,9 +73,12 @@ func RegisterPolicies(r *Registry) error {
 			return err
 		}
 	}
-	return r.Register(GPUShare, func(_ any, h framework.Handle) (framework.Plugin, error) {
-		return &gpuSharePlugin{name: GPUShare, h: h}, nil
-	})
+	return nil
+}
+
+// newGPUShare is GPUShare's factory.
+func newGPUShare(_ any, h framework.Handle) (framework.Plugin, error) {
+	return &gpuShareFilter{gpuSharePlugin{name: GPUShare, h: h}}, nil
 }
 
 // RegisterPolicy registers a raw policy as a plug-in named name (the policy's Name
@@ -118,6 +121,22 @@ func (g *gpuSharePlugin) Filter(_ *framework.CycleState, pod *framework.PodInfo,
 	}
 	return framework.NewStatus(framework.Unschedulable, "Insufficient GPU share on any single GPU")
 }
+
+// gpuShareFilter is GPUShare as a framework plug-in: gpuSharePlugin plus a
+// PreFilter that skips its Filter for pods asking for no GPU (so the default
+// profile pays one check per cycle, not one per node, for CPU-only pods). Raw
+// policies embed gpuSharePlugin without it.
+type gpuShareFilter struct{ gpuSharePlugin }
+
+// PreFilter implements framework.PreFilterPlugin.
+func (g *gpuShareFilter) PreFilter(_ *framework.CycleState, pod *framework.PodInfo, _ []*framework.NodeInfo) (*framework.PreFilterResult, *framework.Status) {
+	if policies.WholeGPUs(pod) == 0 && policies.MilliGPU(pod) == 0 {
+		return nil, framework.NewStatus(framework.Skip)
+	}
+	return nil, nil
+}
+
+var _ framework.PreFilterPlugin = (*gpuShareFilter)(nil)
 
 // EventsToRegister implements framework.EnqueueExtensions.
 func (g *gpuSharePlugin) EventsToRegister() []framework.ClusterEvent {

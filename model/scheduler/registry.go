@@ -68,6 +68,7 @@ func NewRegistry() *Registry {
 		InterPodAffinity:                interpodaffinity.New,
 		DefaultBinder:                   defaultbinder.New,
 		DefaultPreemption:               defaultpreemption.New,
+		GPUShare:                        newGPUShare,
 	} {
 		r.factories[name] = f
 	}

@@ -275,7 +275,7 @@ func TestFitErrorMessageAndDecision(t *testing.T) {
 	if len(d.Filter) != 3 || d.Filter[0].Plugin != TaintToleration || d.Filter[1].Plugin != NodeResourcesFit {
 		t.Errorf("verdicts %+v", d.Filter)
 	}
-	if fmt.Sprint(d.SkippedFilters) != "[NodeAffinity NodePorts VolumeBinding PodTopologySpread InterPodAffinity]" {
+	if fmt.Sprint(d.SkippedFilters) != "[NodeAffinity NodePorts GPUShare VolumeBinding PodTopologySpread InterPodAffinity]" {
 		t.Errorf("skipped filters %v", d.SkippedFilters)
 	}
 	// A feasible pod: per-plug-in scores are recorded for every scored node.
