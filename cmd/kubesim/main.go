@@ -89,6 +89,7 @@ directory), in that order of precedence.`,
 	root.AddCommand(newSweepCmd(v, stdout, stderr), newMergeCmd(v, stdout, stderr))
 	root.AddCommand(newPlanCmd(v, stdout, stderr), newExplainDecisionCmd(stdout))
 	root.AddCommand(newReportCmd(v, stdout, stderr), newExplainCmd(v, nil, stdout, stderr))
+	root.AddCommand(newFidelityCmd(v, stdout, stderr)) // fidelity.go
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &inputError{err} })
 	return root
 }

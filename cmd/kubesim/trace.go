@@ -36,6 +36,12 @@ func clusterOptions(sc *scenario.Scenario, seed uint64, policy string) (cluster.
 			return opts, err
 		}
 	}
+	if _, ok := cluster.IsKubeSchedulerConfig(policy); ok { // kubescheduler.go
+		var err error
+		if opts, err = withKubeSchedulerConfig(opts, policy); err != nil {
+			return opts, err
+		}
+	}
 	tr := sc.Trace
 	if tr == nil {
 		return opts, nil

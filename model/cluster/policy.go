@@ -43,6 +43,7 @@ func NewPolicyRegistry() *PolicyRegistry {
 	for _, name := range scheduler.PolicyNames() {
 		r.Register(name, RawPolicy(name))
 	}
+	registerKubeScheduler(r) // kubescheduler.go: the real kube-scheduler framework
 	return r
 }
 
