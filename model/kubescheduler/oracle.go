@@ -193,6 +193,11 @@ func (f *Fidelity) Observe(d scheduler.Decision) {
 	case d.NumAllNodes > 1 && d.Examined == 1 && out.pod.Status.NominatedNodeName != "":
 		f.Skipped["nominated-node fast path"]++
 		return
+	case out.fitErr != nil && out.examined == 0 && len(d.Filter) > 0 && missingClaim(out.fitErr.Diagnosis.PreFilterMsg):
+		// The claim reached kubesim's VolumeBinding informer (its own watch) but not
+		// yet the oracle's: the inputs differ, so the scores cannot be compared.
+		f.Skipped["inputs differ: a PersistentVolumeClaim not yet delivered to the oracle's own watch (kubesim samples each watch's latency)"]++
+		return
 	}
 	f.Decisions++
 	inputs := func(node string) string { return f.inputs(out.pod, node) }
@@ -377,4 +382,9 @@ func resString(r any) string {
 		return fmt.Sprintf("{cpu=%dm memory=%d}", x.GetMilliCPU(), x.GetMemory())
 	}
 	return fmt.Sprint(r)
+}
+
+// missingClaim reports a PreFilter message about a claim absent from the informer.
+func missingClaim(msg string) bool {
+	return strings.Contains(msg, "persistentvolumeclaim") && strings.Contains(msg, "not found")
 }
