@@ -28,6 +28,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./model/scheduler/... ./model/proxy/... ./model/traffic/... ./model/kubelet/... ./model/controller/...
 	$(GO) test -run '^$$' -bench Nginx -benchmem ./model/cluster/
 	$(GO) test -run '^$$' -bench Scale -benchmem -benchtime 1x -timeout 30m ./model/cluster/
+	$(GO) test -run '^$$' -bench KubeSchedulerVsKubesim -benchtime 1x -timeout 30m ./model/kubescheduler/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
