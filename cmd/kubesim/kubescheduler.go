@@ -1,3 +1,5 @@
+//go:build kubescheduler
+
 package main
 
 import (
@@ -8,6 +10,10 @@ import (
 	"github.com/kubesim/kubesim/model/cluster"
 	"github.com/kubesim/kubesim/model/kubescheduler"
 )
+
+// buildTags are the tags this binary was built with (the CLI tests build the
+// binary under test with the same).
+const buildTags = "kubescheduler"
 
 // withKubeSchedulerConfig reads the KubeSchedulerConfiguration file of a policy
 // named "kube-scheduler-v1.37:FILE", decodes and validates it with the scheduler's

@@ -1,6 +1,9 @@
+//go:build kubescheduler
+
 package cluster
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/kubesim/kubesim/model/kubescheduler"
@@ -16,6 +19,9 @@ import (
 
 // KubeSchedulerPolicyName is the policy's name.
 const KubeSchedulerPolicyName = kubescheduler.PolicyName
+
+// ErrNoKubeScheduler is returned by builds without the policy (kubescheduler_off.go).
+var ErrNoKubeScheduler = errors.New("the kube-scheduler policy is built in")
 
 // IsKubeSchedulerConfig reports whether a policy name is the kube-scheduler policy
 // with a configuration file ("kube-scheduler-v1.37:FILE"); it returns the file.

@@ -1,3 +1,5 @@
+//go:build kubescheduler
+
 package kubescheduler
 
 import (
@@ -200,5 +202,32 @@ func TestBenchWorkloadFidelity(t *testing.T) {
 			break
 		}
 		t.Errorf("%s node %s plug-in %s: kubesim %d, upstream %d (%s)", d.Pod, d.Node, d.Plugin, d.Kubesim, d.Upstream, d.Detail)
+	}
+}
+
+// The oracle can fail: with kubesim's default BalancedAllocation formula (v1.35)
+// instead of v1.37's, it reports the plug-in's scores as different, with inputs.
+func TestOracleDetectsFormulaDifference(t *testing.T) {
+	f := NewFidelity()
+	defer f.Close()
+	s := benchCluster(t, 1, 50, func(cfg *scheduler.Config) {
+		f.Configure(cfg)
+		for i, pc := range cfg.Profile.Plugins {
+			if pc.Name == scheduler.NodeResourcesBalancedAllocation {
+				cfg.Profile.Plugins[i].Args = &noderesources.BalancedAllocationArgs{Version: noderesources.BalancedV135}
+			}
+		}
+	})
+	scheduleBatch(t, s, 20)
+	if len(f.Diffs) == 0 {
+		t.Fatal("no difference reported between the v1.35 and v1.36 BalancedAllocation formulas")
+	}
+	for _, d := range f.Diffs {
+		if d.Plugin != scheduler.NodeResourcesBalancedAllocation && d.Plugin != "Selection" {
+			t.Errorf("unexpected difference in %s: %+v", d.Plugin, d)
+		}
+		if d.Plugin != "Selection" && (d.Inputs == "" || d.Node == "") {
+			t.Errorf("difference without its inputs: %+v", d)
+		}
 	}
 }

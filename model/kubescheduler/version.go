@@ -1,3 +1,5 @@
+//go:build kubescheduler
+
 // Package kubescheduler runs the real kube-scheduler framework and in-tree
 // plug-ins of k8s.io/kubernetes as a kubesim raw policy on the virtual clock, and
 // compares kubesim's own plug-ins with them (the fidelity oracle). See

@@ -1,3 +1,5 @@
+//go:build kubescheduler
+
 package kubescheduler
 
 import (
