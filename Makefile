@@ -4,12 +4,17 @@ BIN     := bin/kubesim
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-race bench bench-scale lint clean nginx-image
+.PHONY: all build build-kubescheduler run test test-kubescheduler test-race bench bench-scale lint clean nginx-image
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubesim
+
+## build-kubescheduler: kubesim with the kube-scheduler-v1.37 policy and kubesim fidelity
+## (links k8s.io/kubernetes: a much longer cold build, docs/kube-scheduler.md)
+build-kubescheduler:
+	$(GO) build -tags kubescheduler -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubesim
 
 ## run: build, then run the built-in nginx scenario with the seven-step narration
 run: build
@@ -29,6 +34,13 @@ test:
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race -skip '^TestReal' ./sim/... ./model/apiserver/... ./model/etcd/... ./model/cluster/... ./cmd/...
 
+## test-kubescheduler: the tests of the kube-scheduler-v1.37 policy and kubesim
+## fidelity (build tag kubescheduler: links k8s.io/kubernetes, a cold build of several
+## minutes, so it is its own target; .ci/run runs it after make test)
+test-kubescheduler:
+	$(GO) vet -tags kubescheduler ./model/kubescheduler/ ./model/cluster/ ./cmd/kubesim/
+	$(GO) test -count=1 -tags kubescheduler ./model/kubescheduler/ ./model/cluster/ ./cmd/kubesim/
+
 ## bench: the engine (events/s, allocations per event), the components, and whole
 ## clusters (the nginx scenario; 500 and 5,000 nodes, pods created to ready)
 bench:
@@ -46,6 +58,7 @@ bench:
 bench-scale:
 	$(GO) test -run '^$$' -bench 'Scale/nodes=5000/pods=150000$$' -benchtime 1x -timeout 60m ./model/cluster/
 	$(GO) test -run '^$$' -bench ReplayAlibabaTrace -benchtime 1x -timeout 30m ./model/workload/
+	$(GO) test -tags kubescheduler -run '^$$' -bench KubeSchedulerVsKubesim -benchtime 1x -timeout 30m ./model/kubescheduler/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

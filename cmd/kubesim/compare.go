@@ -97,6 +97,12 @@ filter and prioritize; see examples/extender).`,
 					}
 					continue
 				}
+				if _, ok := cluster.IsKubeSchedulerConfig(p); ok { // kubescheduler.go
+					if _, err := withKubeSchedulerConfig(cluster.Options{}, p); err != nil {
+						return err
+					}
+					continue
+				}
 				if err := reg.Apply(p, defaultSchedulerConfigForCheck()); err != nil {
 					return badInput("--policies: %v", err)
 				}

@@ -53,12 +53,16 @@ func withProfileFile(opts cluster.Options, policy string) (cluster.Options, erro
 
 // schedRunSettings are run's --scheduler-config and --explain.
 type schedRunSettings struct {
+	policy  string // --policy ("" = the default profile)
 	config  string // KubeSchedulerConfiguration file ("" = the default profile)
 	explain string // scheduling.jsonl path ("" = none)
 }
 
 func readSchedRunSettings(v *viper.Viper) (schedRunSettings, error) {
-	s := schedRunSettings{config: v.GetString("scheduler-config"), explain: v.GetString("explain")}
+	s := schedRunSettings{policy: v.GetString("policy"), config: v.GetString("scheduler-config"), explain: v.GetString("explain")}
+	if s.policy != "" && s.config != "" {
+		return s, badInput("--policy and --scheduler-config: give one (a configuration file is itself a policy)")
+	}
 	if s.config != "" && !cluster.IsProfileFile(s.config) {
 		return s, badInput("--scheduler-config %s: want a .yaml or .yml KubeSchedulerConfiguration file", s.config)
 	}
@@ -103,9 +107,14 @@ func (l *decisionLog) write(path, outDir string) error {
 // file's policy, and a decision log hooked to the scheduler when --explain is set
 // (nil otherwise).
 func schedRunOptions(sc *scenario.Scenario, seed uint64, s schedRunSettings) (cluster.Options, *decisionLog, error) {
-	opts, err := clusterOptions(sc, seed, "")
+	opts, err := clusterOptions(sc, seed, s.policy)
 	if err != nil {
 		return opts, nil, err
+	}
+	if s.policy != "" && opts.Policies == nil && !isExtenderURL(s.policy) {
+		if err := cluster.NewPolicyRegistry().Apply(s.policy, defaultSchedulerConfigForCheck()); err != nil {
+			return opts, nil, badInput("--policy: %v", err)
+		}
 	}
 	if s.config != "" {
 		if opts, err = withProfileFile(opts, s.config); err != nil {

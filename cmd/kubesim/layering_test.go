@@ -212,3 +212,33 @@ func TestBannedCatchesViolations(t *testing.T) {
 		}
 	}
 }
+
+// TestNoKubernetesInSchedulerOrSim: kubesim's own scheduler (model/scheduler/...)
+// and the engine (sim/...) never depend on k8s.io/kubernetes, directly or through
+// another package: only the kube-scheduler policy (model/kubescheduler) and what
+// wires it (model/cluster, cmd) link the real scheduler (docs/kube-scheduler.md).
+func TestNoKubernetesInSchedulerOrSim(t *testing.T) {
+	for _, pattern := range []string{mod + "/model/scheduler/...", mod + "/sim/..."} {
+		out, err := exec.Command("go", "list", "-tags", "kubescheduler", "-deps", "-f", `{{.ImportPath}}`, pattern).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pattern, err, out)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 5 {
+			t.Fatalf("go list -deps %s listed %d packages; the check would prove nothing", pattern, len(deps))
+		}
+		for _, d := range deps {
+			if d == "k8s.io/kubernetes" || strings.HasPrefix(d, "k8s.io/kubernetes/") {
+				t.Errorf("%s depends on %s: kubesim's own scheduler and sim/ must not link k8s.io/kubernetes (only model/kubescheduler does)", pattern, d)
+			}
+		}
+	}
+	// The check must be able to fail: the policy package does depend on it.
+	out, err := exec.Command("go", "list", "-tags", "kubescheduler", "-deps", "-f", `{{.ImportPath}}`, mod+"/model/kubescheduler").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps model/kubescheduler: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "k8s.io/kubernetes/pkg/scheduler/framework") {
+		t.Errorf("model/kubescheduler should depend on k8s.io/kubernetes/pkg/scheduler/framework; the dependency check above would prove nothing")
+	}
+}

@@ -96,6 +96,7 @@ directory), in that order of precedence.`,
 	root.AddCommand(newReportCmd(v, stdout, stderr), newExplainCmd(v, nil, stdout, stderr))
 	root.AddCommand(newRealCmd(v, stdout, stderr, newRealRunCmd(v, stdout, stderr)))
 	root.AddCommand(newValidateCmd(v, stdout, stderr), newCalibrateCmd(stdout, stderr))
+	root.AddCommand(newFidelityCmd(v, stdout, stderr)) // fidelity.go
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &inputError{err} })
 	return root
 }

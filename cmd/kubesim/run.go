@@ -70,6 +70,7 @@ func newRunCmd(v *viper.Viper, stdout, stderr io.Writer) *cobra.Command {
 	f.String("format", "table", "result format on standard output: table or json")
 	f.String("scheduler-config", "", "schedule with this KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)")
 	f.StringSlice("manifests", nil, "apply these Kubernetes manifest files or directories at time 0, besides the scenario's (repeatable or comma-separated; docs/workloads.md)")
+	f.String("policy", "", "schedule with this policy: default, most-allocated, a raw policy (random, best-fit, fgd, ...), kube-scheduler-v1.37 (the real kube-scheduler framework; docs/kube-scheduler.md) or kube-scheduler-v1.37:FILE (with a KubeSchedulerConfiguration)")
 	f.String("explain", "", "write every scheduling decision (per-node filter verdicts and scores) as JSON Lines to this file; with --out also DIR/scheduling.jsonl")
 	return cmd
 }

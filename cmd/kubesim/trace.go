@@ -41,6 +41,12 @@ func clusterOptions(sc *scenario.Scenario, seed uint64, policy string) (cluster.
 	} else {
 		opts.Manifests = ms
 	}
+	if _, ok := cluster.IsKubeSchedulerConfig(policy); ok { // kubescheduler.go
+		var err error
+		if opts, err = withKubeSchedulerConfig(opts, policy); err != nil {
+			return opts, err
+		}
+	}
 	tr := sc.Trace
 	if tr == nil {
 		return opts, nil

@@ -208,6 +208,9 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 	if err := scheduler.RegisterPolicies(plugins); err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
+	if err := registerKubeSchedulerPlugins(plugins); err != nil { // kubescheduler.go
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
 	if opts.RegisterPlugins != nil {
 		if err := opts.RegisterPlugins(plugins); err != nil {
 			return nil, fmt.Errorf("scheduler: %w", err)

@@ -43,6 +43,7 @@ func NewPolicyRegistry() *PolicyRegistry {
 	for _, name := range scheduler.PolicyNames() {
 		r.Register(name, RawPolicy(name))
 	}
+	registerKubeScheduler(r) // kubescheduler.go: the real kube-scheduler framework
 	return r
 }
 
@@ -59,6 +60,9 @@ func RawPolicy(name string) PolicyFunc {
 // (it ends in .yaml or .yml). The model does no I/O: the command reads the file,
 // decodes it with schedconfig.Load and registers ProfileFilePolicy under the name.
 func IsProfileFile(name string) bool {
+	if _, ok := IsKubeSchedulerConfig(name); ok {
+		return false // kube-scheduler-v1.37:FILE is the kube-scheduler policy's (kubescheduler.go)
+	}
 	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 }
 

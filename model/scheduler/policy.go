@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/model/apiserver"
 	"github.com/kubesim/kubesim/model/scheduler/framework"
 	"github.com/kubesim/kubesim/model/scheduler/policies"
 	"github.com/kubesim/kubesim/model/scheduler/policies/basic"
@@ -97,6 +98,74 @@ func RegisterPolicy(r *Registry, name string, f PolicyFactory) error {
 		}
 		return &policyPlugin{gpuSharePlugin: gpuSharePlugin{name: p.Name(), h: h}, policy: p}, nil
 	})
+}
+
+// HandlePolicyFactory builds a policy that needs the scheduler's Handle (its
+// apiserver client, its NodeInfos, and, through optional interfaces the Scheduler
+// implements, its nominator and informer events). It is called once with a nil
+// Handle to validate args (the policy must then start nothing), and once with the
+// scheduler's Handle.
+type HandlePolicyFactory func(args any, h framework.Handle) (policies.Policy, error)
+
+// RegisterHandlePolicy registers a raw policy whose factory gets the Handle (see
+// HandlePolicyFactory); otherwise as RegisterPolicy.
+func RegisterHandlePolicy(r *Registry, name string, f HandlePolicyFactory) error {
+	if f == nil {
+		return fmt.Errorf("scheduler registry: policy %q has no factory", name)
+	}
+	return r.Register(name, func(args any, h framework.Handle) (framework.Plugin, error) {
+		p, err := f(args, h)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, fmt.Errorf("policy %q: factory returned nil", name)
+		}
+		return &policyPlugin{gpuSharePlugin: gpuSharePlugin{name: p.Name(), h: h}, policy: p}, nil
+	})
+}
+
+// PostFilterPolicy is implemented by raw policies that preempt. When Schedule finds
+// no node, the cycle asks for the policy's PostFilter outcome (a nomination, and
+// the victims the policy deleted through the apiserver), which the scheduler then
+// applies as it applies a PostFilter plug-in's (preemption.go applyPostFilter):
+// nil means no nomination change.
+type PostFilterPolicy interface {
+	PostFilterResult() *framework.PostFilterResult
+}
+
+// kindHandlers are callbacks registered with AddEventHandlers.
+type kindHandlers struct {
+	kind api.Kind
+	h    apiserver.Handlers
+}
+
+// AddEventHandlers registers callbacks on the scheduler's own node or pod
+// informer, called after the scheduler's handlers for every event (initial list
+// included), so that a policy keeping its own copy of the cluster sees exactly the
+// events, in the order, that built the scheduler's cache: at every scheduling
+// cycle both are at the same state. Pods are those the scheduler watches (terminal
+// pods leave as deletions). Register before Start (a plug-in factory given a
+// non-nil Handle may); other kinds are an error.
+func (s *Scheduler) AddEventHandlers(kind api.Kind, h apiserver.Handlers) error {
+	if kind != api.KindNode && kind != api.KindPod {
+		return fmt.Errorf("scheduler: event handlers are offered for nodes and pods only, not %s", kind)
+	}
+	if s.started {
+		return fmt.Errorf("scheduler: event handlers must be registered before Start")
+	}
+	s.extraHandlers = append(s.extraHandlers, kindHandlers{kind: kind, h: h})
+	return nil
+}
+
+func (s *Scheduler) attachExtraHandlers() {
+	for _, kh := range s.extraHandlers {
+		if kh.kind == api.KindNode {
+			s.nodeInf.AddHandlers(kh.h)
+		} else {
+			s.podInf.AddHandlers(kh.h)
+		}
+	}
 }
 
 // PolicyProfile returns the profile that runs the raw policy name: PrioritySort,
@@ -231,6 +300,9 @@ func (s *Scheduler) runPolicy(c *cycle) bool {
 			}
 		}
 		r.rejected, r.rejectors, r.message = true, bit, reason
+		if pf, ok := pp.policy.(PostFilterPolicy); ok {
+			r.post.res = pf.PostFilterResult()
+		}
 		s.trace(storyStep, "policy", api.Ref(c.pod.Pod), fmt.Sprintf("policy %s found no node: %s", pp.name, reason))
 		return true
 	}

@@ -103,6 +103,7 @@ type Scheduler struct {
 	// Informers of the default spreading selector (default_selector.go).
 	svcInf, rsInf, ssInf *apiserver.Informer
 	svcByNS              map[string][]*api.Service
+	extraHandlers        []kindHandlers // policy.go AddEventHandlers
 	started, synced      bool
 	busy                 bool // a scheduling cycle is in progress
 	kickPending          bool
@@ -224,6 +225,7 @@ func (s *Scheduler) Start() {
 	s.nodeInf.OnSynced(s.checkSynced)
 	s.podInf.OnSynced(s.checkSynced)
 	s.startSelectorInformers()
+	s.attachExtraHandlers()
 }
 
 func (s *Scheduler) checkSynced() {
