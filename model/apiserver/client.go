@@ -246,7 +246,12 @@ func (c *Client) Bind(b *api.Binding, done func(error)) {
 			if p.DeletionTimestamp != nil {
 				return nil, errorf(ReasonConflict, "pod %s/%s is being deleted", b.PodNamespace, b.PodName)
 			}
-			np := p.DeepCopy()
+			// Stored objects are immutable snapshots: the bound pod shares its
+			// metadata and spec with the current one but for spec.nodeName, and gets
+			// its own conditions (SetCondition changes them in place).
+			np := new(api.Pod)
+			*np = *p
+			np.Status.Conditions = append(make([]api.PodCondition, 0, len(p.Status.Conditions)+1), p.Status.Conditions...)
 			np.Spec.NodeName = b.Target
 			np.SetCondition(api.PodScheduled, api.ConditionTrue, "", c.Now())
 			return np, nil
