@@ -235,8 +235,11 @@ func (k *Kubelet) flushStatus(ps *podState) {
 	// The request carries the pod's metadata (for the key and the precondition) and
 	// the new status: a status write reads nothing else of it and never changes it
 	// (apiserver copyStatus builds the stored object from the current one), so a
-	// shallow copy of the kubelet's pod is enough. The status goes to the apiserver;
-	// the kubelet keeps its own copy to compare the next status with.
+	// shallow copy of the kubelet's pod is enough. The status (built afresh by
+	// buildStatus, sharing nothing with the kubelet's state) goes to the apiserver,
+	// which stores it unchanged; the kubelet keeps it too, to compare the next status
+	// with, and only reads it (stored objects are immutable: the cluster tests check
+	// it with etcd's CheckImmutable).
 	np := new(api.Pod)
 	*np = *ps.pod
 	np.Status = st
@@ -246,7 +249,7 @@ func (k *Kubelet) flushStatus(ps *podState) {
 	if !ps.obsReady && !ps.rejected && !ps.terminating && !ps.crashed {
 		client = k.podClient // part of the startup story (step 5)
 	}
-	sent := st.DeepCopy()
+	sent := st
 	client.UpdateStatus(np, func(obj api.Object, err error) {
 		if k.stopped {
 			return
