@@ -79,6 +79,14 @@ func (c *Collector) Trace(r sim.Record) {
 	}
 }
 
+// TraceWants implements sim.TraceFilter, saying which records Trace uses: those
+// of the story's steps always (their time and object feed the step statistics),
+// others only at TraceEvents; the detail only of the records kept for output.
+func (c *Collector) TraceWants(step int) (record, detail bool) {
+	kept := (step > 0 && c.level == TraceSteps) || c.level == TraceEvents
+	return kept || (step >= 1 && step <= 7), kept
+}
+
 // Observe implements sim.Telemetry.
 func (c *Collector) Observe(metric string, t sim.Time, v float64) {
 	s, ok := c.metrics[metric]

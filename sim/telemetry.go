@@ -26,11 +26,40 @@ type Telemetry interface {
 	Gauge(series string, t Time, value float64)
 }
 
+// TraceFilter is implemented by a Telemetry that uses only some trace records.
+// TraceWants reports, for a record of the given story step, whether the sink uses
+// the record at all (record) and whether it keeps its Detail (detail). Components
+// on hot paths ask through WantsRecord and WantsDetail so that they build a
+// record's strings only when someone reads them; a Telemetry that does not
+// implement TraceFilter is sent every record with its detail.
+type TraceFilter interface {
+	TraceWants(step int) (record, detail bool)
+}
+
+// WantsRecord reports whether t uses a trace record of the step.
+func WantsRecord(t Telemetry, step int) bool {
+	if f, ok := t.(TraceFilter); ok {
+		r, _ := f.TraceWants(step)
+		return r
+	}
+	return true
+}
+
+// WantsDetail reports whether t keeps the Detail of a trace record of the step.
+func WantsDetail(t Telemetry, step int) bool {
+	if f, ok := t.(TraceFilter); ok {
+		_, d := f.TraceWants(step)
+		return d
+	}
+	return true
+}
+
 // Discard is a Telemetry that drops everything.
 var Discard Telemetry = discard{}
 
 type discard struct{}
 
 func (discard) Trace(Record)                  {}
+func (discard) TraceWants(int) (bool, bool)   { return false, false }
 func (discard) Observe(string, Time, float64) {}
 func (discard) Gauge(string, Time, float64)   {}

@@ -610,16 +610,22 @@ func (p *Pod) DeepCopy() *Pod {
 	out := new(Pod)
 	p.ObjectMeta.deepCopyInto(&out.ObjectMeta)
 	p.Spec.deepCopyInto(&out.Spec)
-	out.Status = p.Status
-	if p.Status.Conditions != nil {
-		out.Status.Conditions = append([]PodCondition(nil), p.Status.Conditions...)
+	out.Status = p.Status.DeepCopy()
+	return out
+}
+
+// DeepCopy returns an independent copy of the status.
+func (s *PodStatus) DeepCopy() PodStatus {
+	out := *s
+	if s.Conditions != nil {
+		out.Conditions = append([]PodCondition(nil), s.Conditions...)
 	}
-	if p.Status.StartTime != nil {
-		t := *p.Status.StartTime
-		out.Status.StartTime = &t
+	if s.StartTime != nil {
+		t := *s.StartTime
+		out.StartTime = &t
 	}
-	if p.Status.ContainerStatuses != nil {
-		out.Status.ContainerStatuses = append([]ContainerStatus(nil), p.Status.ContainerStatuses...)
+	if s.ContainerStatuses != nil {
+		out.ContainerStatuses = append([]ContainerStatus(nil), s.ContainerStatuses...)
 	}
 	return out
 }

@@ -97,12 +97,36 @@ func (c *Client) unavailable() error {
 }
 
 func (c *Client) trace(action string, obj api.Object, detail string) {
+	if !sim.WantsRecord(c.srv.tel, c.step) {
+		return
+	}
 	c.srv.tel.Trace(sim.Record{Time: c.srv.eng.Now(), Step: c.step, Component: "apiserver", Action: action, Object: api.Ref(obj), Detail: detail})
 }
 
+// traceRequest traces a request of this client, building its detail only for a
+// sink that keeps it.
+func (c *Client) traceRequest(action string, obj api.Object) {
+	tel := c.srv.tel
+	if !sim.WantsRecord(tel, c.step) {
+		return
+	}
+	detail := ""
+	if sim.WantsDetail(tel, c.step) {
+		detail = "request from " + c.name
+	}
+	tel.Trace(sim.Record{Time: c.srv.eng.Now(), Step: c.step, Component: "apiserver", Action: action, Object: api.Ref(obj), Detail: detail})
+}
+
 func (c *Client) traceEtcd(obj api.Object, res etcd.Result, op string) {
-	c.srv.tel.Trace(sim.Record{Time: c.srv.eng.Now(), Step: c.step, Component: "etcd", Action: "commit", Object: api.Ref(obj),
-		Detail: fmt.Sprintf("%s %s at revision %d", op, api.Key(obj.Kind(), obj.Meta().Namespace, obj.Meta().Name), res.Revision)})
+	tel := c.srv.tel
+	if !sim.WantsRecord(tel, c.step) {
+		return
+	}
+	detail := ""
+	if sim.WantsDetail(tel, c.step) {
+		detail = fmt.Sprintf("%s %s at revision %d", op, api.Key(obj.Kind(), obj.Meta().Namespace, obj.Meta().Name), res.Revision)
+	}
+	tel.Trace(sim.Record{Time: c.srv.eng.Now(), Step: c.step, Component: "etcd", Action: "commit", Object: api.Ref(obj), Detail: detail})
 }
 
 // Create stores a new object. On success done receives the stored object.
@@ -118,7 +142,7 @@ func (c *Client) Create(obj api.Object, done func(api.Object, error)) {
 			return
 		}
 		m := obj.Meta()
-		c.trace("create", obj, "request from "+c.name)
+		c.traceRequest("create", obj)
 		s.store.Commit(etcd.Op{Type: etcd.Put, Key: api.Key(obj.Kind(), m.Namespace, m.Name), Value: obj, MustNotExist: true}, func(res etcd.Result) {
 			if res.Err != nil {
 				err := storeErr(res.Err, obj)
@@ -190,7 +214,7 @@ func (c *Client) guaranteedUpdate(kind api.Kind, ns, name string, rv int64, retr
 		finish(func() { call(done, cur, nil) })
 		return
 	}
-	c.trace(action, next, "request from "+c.name)
+	c.traceRequest(action, next)
 	s.store.Commit(etcd.Op{Type: etcd.Put, Key: key, Value: next, ModRevision: kv.ModRevision}, func(res etcd.Result) {
 		if res.Err == etcd.ErrConflict && rv == 0 && retries > 0 {
 			c.guaranteedUpdate(kind, ns, name, rv, retries-1, mutate, action, finish, done)
@@ -222,7 +246,12 @@ func (c *Client) Bind(b *api.Binding, done func(error)) {
 			if p.DeletionTimestamp != nil {
 				return nil, errorf(ReasonConflict, "pod %s/%s is being deleted", b.PodNamespace, b.PodName)
 			}
-			np := p.DeepCopy()
+			// Stored objects are immutable snapshots: the bound pod shares its
+			// metadata and spec with the current one but for spec.nodeName, and gets
+			// its own conditions (SetCondition changes them in place).
+			np := new(api.Pod)
+			*np = *p
+			np.Status.Conditions = append(make([]api.PodCondition, 0, len(p.Status.Conditions)+1), p.Status.Conditions...)
 			np.Spec.NodeName = b.Target
 			np.SetCondition(api.PodScheduled, api.ConditionTrue, "", c.Now())
 			return np, nil
@@ -278,7 +307,7 @@ func (c *Client) Delete(kind api.Kind, ns, name string, opts DeleteOptions, done
 				return
 			}
 		}
-		c.trace("delete", cur, "request from "+c.name)
+		c.traceRequest("delete", cur)
 		s.store.Commit(etcd.Op{Type: etcd.Delete, Key: key}, func(res etcd.Result) {
 			if res.Err == nil {
 				c.traceEtcd(cur, res, "delete")

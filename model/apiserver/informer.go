@@ -77,7 +77,7 @@ func key(o api.Object) string {
 }
 
 func (inf *Informer) handle(ev WatchEvent) {
-	k := key(ev.Object)
+	k := ev.objKey()
 	switch ev.Type {
 	case Added, Modified:
 		old, existed := inf.items[k]

@@ -35,6 +35,16 @@ type WatchEvent struct {
 	Type   EventType
 	Object api.Object
 	Old    api.Object
+	key    string // namespace/name of Object, computed once per change for every watch
+}
+
+// objKey returns the event's namespace/name key, computing it if the event was
+// built without one.
+func (ev *WatchEvent) objKey() string {
+	if ev.key == "" {
+		ev.key = key(ev.Object)
+	}
+	return ev.key
 }
 
 // Field names a field a selector may test. kubesim supports the field selectors
@@ -181,8 +191,16 @@ func removeWatch(l []*Watch, w *Watch) []*Watch {
 // dispatch delivers one change to every watch that can match it. obj is nil for a
 // deletion; old is nil for a creation.
 func (x *watchIndex) dispatch(obj, old api.Object, rev int64) {
+	// The object's key is the same in every watch's event (old and new states share
+	// namespace and name): computed once here instead of per watch and informer.
+	k := ""
+	if obj != nil {
+		k = key(obj)
+	} else if old != nil {
+		k = key(old)
+	}
 	for _, w := range x.all {
-		w.deliver(obj, old, rev)
+		w.deliver(obj, old, rev, k)
 	}
 	for f := FieldNodeName; f <= FieldName; f++ {
 		m := x.byField[f]
@@ -194,7 +212,7 @@ func (x *watchIndex) dispatch(obj, old api.Object, rev int64) {
 			nv = fieldValue(f, obj)
 			if ws, ok := m[nv]; ok {
 				for _, w := range ws {
-					w.deliver(obj, old, rev)
+					w.deliver(obj, old, rev, k)
 				}
 			}
 		}
@@ -202,7 +220,7 @@ func (x *watchIndex) dispatch(obj, old api.Object, rev int64) {
 			ov = fieldValue(f, old)
 			if ov != nv || obj == nil {
 				for _, w := range m[ov] {
-					w.deliver(obj, old, rev)
+					w.deliver(obj, old, rev, k)
 				}
 			}
 		}
@@ -213,7 +231,7 @@ func (x *watchIndex) dispatch(obj, old api.Object, rev int64) {
 // rules for selector transitions (staging/src/k8s.io/apiserver/pkg/storage/cacher/
 // cache_watcher.go convertToWatchEvent): matching only the new state is ADDED,
 // only the old state DELETED, both MODIFIED.
-func (w *Watch) deliver(obj, old api.Object, rev int64) {
+func (w *Watch) deliver(obj, old api.Object, rev int64, k string) {
 	if w.stopped || w.broken || rev <= w.startRev {
 		return
 	}
@@ -230,6 +248,7 @@ func (w *Watch) deliver(obj, old api.Object, rev int64) {
 	default:
 		return
 	}
+	ev.key = k
 	if !w.client.srv.reachable(w.client) {
 		w.breakOff()
 		return
@@ -244,7 +263,7 @@ func (w *Watch) deliver(obj, old api.Object, rev int64) {
 // emit hands ev to the handler, recording it in known when the watch tracks it.
 func (w *Watch) emit(ev WatchEvent) {
 	if w.track {
-		k := key(ev.Object)
+		k := ev.objKey()
 		if ev.Type == Deleted {
 			delete(w.known, k)
 		} else {

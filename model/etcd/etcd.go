@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -167,6 +168,9 @@ type Store struct {
 	fsync       []dist.Sampler // per member
 	rtt         []dist.Sampler // per member: its round trip from the leader
 	kvs         map[string]*KeyValue
+	snapshot    func(any) any  // CheckImmutable's copier, nil when off
+	snaps       map[string]any // per key: a copy of the value as stored
+	mutated     error          // the first change in place found
 	rev         int64
 	compactRev  int64
 	history     []Event // events with revision > compactRev, in revision order
@@ -290,8 +294,49 @@ func (s *Store) Commit(op Op, done func(Result)) {
 // Apply commits op immediately, with no latency (used to load initial state).
 func (s *Store) Apply(op Op) Result { return s.apply(op) }
 
+// CheckImmutable turns on a debug check of the rule that stored values are
+// immutable snapshots (readers share them; nobody may change one in place):
+// snapshot takes an independent copy of a value when it is stored, and when the
+// key is next written or deleted, and at Immutable, snapshot of the stored value
+// must still equal that copy (reflect.DeepEqual). snapshot may clear what the
+// caller legitimately fills in once after the commit (the apiserver stamps an
+// object's resourceVersion from the commit's revision). The check costs a deep copy per write; the
+// tests turn it on, runs do not.
+func (s *Store) CheckImmutable(snapshot func(any) any) {
+	s.snapshot = snapshot
+	s.snaps = map[string]any{}
+}
+
+// Immutable returns the first violation of the immutability rule the check found
+// (see CheckImmutable), or one found now among the values currently stored.
+func (s *Store) Immutable() error {
+	if s.mutated != nil || s.snapshot == nil {
+		return s.mutated
+	}
+	keys := make([]string, 0, len(s.kvs))
+	for k := range s.kvs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.verify(k, s.kvs[k])
+	}
+	return s.mutated
+}
+
+func (s *Store) verify(key string, cur *KeyValue) {
+	if snap, ok := s.snaps[key]; ok && s.mutated == nil && !reflect.DeepEqual(snap, s.snapshot(cur.Value)) {
+		s.mutated = fmt.Errorf("etcd: the value of %s stored at revision %d was changed in place after it was stored:\nstored  %+v\nchanged %+v", key, cur.ModRevision, snap, cur.Value)
+	}
+}
+
 func (s *Store) apply(op Op) Result {
 	cur := s.kvs[op.Key]
+	if s.snapshot != nil {
+		if cur != nil {
+			s.verify(op.Key, cur)
+		}
+	}
 	var prev *KeyValue
 	if cur != nil {
 		c := *cur
@@ -318,9 +363,13 @@ func (s *Store) apply(op Op) Result {
 			kv.Version = cur.Version + 1
 		}
 		s.kvs[op.Key] = kv
+		if s.snapshot != nil {
+			s.snaps[op.Key] = s.snapshot(kv.Value)
+		}
 		ev = Event{Type: Put, KV: *kv, PrevKV: prev}
 	} else {
 		delete(s.kvs, op.Key)
+		delete(s.snaps, op.Key)
 		ev = Event{Type: Delete, KV: KeyValue{Key: op.Key, ModRevision: s.rev}, PrevKV: prev}
 	}
 	s.history = append(s.history, ev)

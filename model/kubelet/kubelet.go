@@ -138,6 +138,18 @@ func (k *Kubelet) Stop() {
 	k.trace(0, "stop", k.nodeRef, "kubelet process stopped: no more Lease renewals or status updates; containers keep running")
 }
 
+// tracef traces a record whose detail is formatted only when the telemetry keeps it.
+func (k *Kubelet) tracef(step int, action, object, format string, args ...any) {
+	if !sim.WantsRecord(k.tel, step) {
+		return
+	}
+	detail := ""
+	if sim.WantsDetail(k.tel, step) {
+		detail = fmt.Sprintf(format, args...)
+	}
+	k.trace(step, action, object, detail)
+}
+
 func (k *Kubelet) trace(step int, action, object, detail string) {
 	k.tel.Trace(sim.Record{Time: k.eng.Now(), Step: step, Component: k.comp, Action: action, Object: object, Detail: detail})
 }
@@ -146,9 +158,9 @@ func (k *Kubelet) boot() {
 	if k.stopped {
 		return
 	}
-	k.trace(1, "start", k.nodeRef, fmt.Sprintf(
+	k.tracef(1, "start", k.nodeRef,
 		"kubelet process started on %s (%s): it registers the node with the apiserver and opens a watch on the pods bound to it (fieldSelector spec.nodeName=%s)",
-		k.cfg.NodeName, k.cfg.Address, k.cfg.NodeName))
+		k.cfg.NodeName, k.cfg.Address, k.cfg.NodeName)
 	k.informer = apiserver.NewInformer(k.client, api.KindPod,
 		apiserver.InformerOptions{ListOptions: apiserver.ListOptions{Field: apiserver.FieldNodeName, FieldValue: k.cfg.NodeName}},
 		apiserver.Handlers{OnAdd: k.onPodAdd, OnUpdate: k.onPodUpdate, OnDelete: k.onPodDelete})
@@ -221,17 +233,17 @@ func (k *Kubelet) register() {
 
 func (k *Kubelet) retryRegister(err error) {
 	k.regBackoff = min(max(2*k.regBackoff, 100*time.Millisecond), 7*time.Second)
-	k.trace(1, "register-failed", k.nodeRef, fmt.Sprintf("registering the node failed (%v); retrying in %v", err, k.regBackoff))
+	k.tracef(1, "register-failed", k.nodeRef, "registering the node failed (%v); retrying in %v", err, k.regBackoff)
 	k.eng.After(k.regBackoff, k.register)
 }
 
 func (k *Kubelet) registered(n *api.Node, how string) {
 	k.node = n
 	a := &k.alloc
-	k.trace(1, "register", k.nodeRef, fmt.Sprintf(
+	k.tracef(1, "register", k.nodeRef,
 		"Node %s %s the apiserver, which stored it in etcd: capacity cpu=%s memory=%s pods=%d, allocatable cpu=%s memory=%s, Ready=True, %d images, address %s",
 		n.Name, how, fmtCPU(k.cfg.Capacity.MilliCPU), fmtMem(k.cfg.Capacity.Memory), k.cfg.MaxPods,
-		fmtCPU(a.MilliCPU), fmtMem(a.Memory), len(n.Status.Images), k.cfg.Address))
+		fmtCPU(a.MilliCPU), fmtMem(a.Memory), len(n.Status.Images), k.cfg.Address)
 	now := k.eng.Now()
 	k.lastReport = now
 	k.createLease()
@@ -268,13 +280,13 @@ func (k *Kubelet) createLease() {
 		switch {
 		case err == nil:
 			k.lease = obj.(*api.Lease)
-			k.trace(1, "lease", ref, fmt.Sprintf(
+			k.tracef(1, "lease", ref,
 				"created Lease %s (duration %ds): the kubelet renews it every %v and the node lifecycle controller reads the renewals as the node's heartbeat",
-				k.cfg.NodeName, k.cfg.NodeLeaseDurationSeconds, k.cfg.leaseRenewInterval()))
+				k.cfg.NodeName, k.cfg.NodeLeaseDurationSeconds, k.cfg.leaseRenewInterval())
 		case apiserver.IsAlreadyExists(err):
 			k.lease = l // take it over at the next renewal
 		default:
-			k.trace(1, "lease-failed", ref, fmt.Sprintf("creating the Lease failed (%v); retrying at the next renewal", err))
+			k.tracef(1, "lease-failed", ref, "creating the Lease failed (%v); retrying at the next renewal", err)
 		}
 	})
 }
@@ -331,11 +343,11 @@ func (k *Kubelet) renewLease() {
 		switch {
 		case err == nil:
 			k.lease = obj.(*api.Lease)
-			k.trace(0, "renew-lease", api.Ref(obj), fmt.Sprintf("renewed Lease %s (renewTime %v): the node's heartbeat", k.cfg.NodeName, k.lease.RenewTime))
+			k.tracef(0, "renew-lease", api.Ref(obj), "renewed Lease %s (renewTime %v): the node's heartbeat", k.cfg.NodeName, k.lease.RenewTime)
 		case apiserver.IsNotFound(err):
 			k.lease = nil // recreate at the next renewal
 		default:
-			k.trace(0, "renew-lease-failed", api.RefOf(api.KindLease, api.NamespaceNodeLease, k.cfg.NodeName), fmt.Sprintf("renewing the Lease failed: %v", err))
+			k.tracef(0, "renew-lease-failed", api.RefOf(api.KindLease, api.NamespaceNodeLease, k.cfg.NodeName), "renewing the Lease failed: %v", err)
 		}
 	})
 }
@@ -386,7 +398,7 @@ func (k *Kubelet) postNodeStatus() {
 		}
 		if err != nil {
 			k.statusDirty = true // retry at the next computation
-			k.trace(0, "node-status-failed", k.nodeRef, fmt.Sprintf("posting node status failed: %v", err))
+			k.tracef(0, "node-status-failed", k.nodeRef, "posting node status failed: %v", err)
 			return
 		}
 		k.node = obj.(*api.Node)
@@ -394,7 +406,7 @@ func (k *Kubelet) postNodeStatus() {
 		if changed {
 			why = "it changed"
 		}
-		k.trace(0, "node-status", k.nodeRef, fmt.Sprintf("posted node status because %s: Ready=True, %d images", why, len(k.node.Status.Images)))
+		k.tracef(0, "node-status", k.nodeRef, "posted node status because %s: Ready=True, %d images", why, len(k.node.Status.Images))
 	})
 }
 

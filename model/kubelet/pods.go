@@ -119,9 +119,9 @@ func (k *Kubelet) onPodAdd(obj api.Object) {
 	if c := p.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionTrue {
 		how = fmt.Sprintf("the scheduler's binding set spec.nodeName=%s, so the pod now matches the watch", k.cfg.NodeName)
 	}
-	k.trace(4, "observe", ps.ref, fmt.Sprintf(
+	k.tracef(4, "observe", ps.ref,
 		"learned of pod %s/%s through its watch on the apiserver (pods with fieldSelector spec.nodeName=%s; event ADDED): %s. The apiserver does not call the kubelet: the kubelet pulls its work from the watch",
-		p.Namespace, p.Name, k.cfg.NodeName, how))
+		p.Namespace, p.Name, k.cfg.NodeName, how)
 	if p.DeletionTimestamp != nil {
 		k.terminate(ps)
 		return
@@ -188,7 +188,7 @@ func (k *Kubelet) admit(ps *podState) {
 		ps.rejected = true
 		ps.reason = reason
 		ps.message = "Pod was rejected: " + msg
-		k.trace(4, "reject", ps.ref, fmt.Sprintf("admission rejected the pod (%s): %s; it fails without running", reason, msg))
+		k.tracef(4, "reject", ps.ref, "admission rejected the pod (%s): %s; it fails without running", reason, msg)
 		k.requestStatus(ps)
 		return
 	}
@@ -208,10 +208,10 @@ func (k *Kubelet) admit(ps *podState) {
 			ps.ctrs = append(ps.ctrs, c)
 		}
 	}
-	k.trace(4, "admit", ps.ref, fmt.Sprintf(
+	k.tracef(4, "admit", ps.ref,
 		"admitted the pod: requests cpu=%s memory=%s fit allocatable cpu=%s memory=%s (now %d/%d pods, cpu %s and memory %s requested)",
 		fmtCPU(req.MilliCPU), fmtMem(req.Memory), fmtCPU(k.alloc.MilliCPU), fmtMem(k.alloc.Memory),
-		k.used.Pods, k.alloc.Pods, fmtCPU(k.used.MilliCPU), fmtMem(k.used.Memory)))
+		k.used.Pods, k.alloc.Pods, fmtCPU(k.used.MilliCPU), fmtMem(k.used.Memory))
 	k.eng.After(k.syncLat.Sample(), func() { k.syncPod(ps) })
 }
 
@@ -310,9 +310,9 @@ func (k *Kubelet) syncPod(ps *podState) {
 		ps.ipIdx = idx
 		ps.ip = fmt.Sprintf("%s.%d", k.podCIDR, idx)
 		ps.sandboxReady = true
-		k.trace(5, "sandbox", ps.ref, fmt.Sprintf(
+		k.tracef(5, "sandbox", ps.ref,
 			"created the pod sandbox in %.3fs: the pause container holds the network namespace and the CNI plugin assigned pod IP %s from %s's pod CIDR %s.0/24",
-			d.Seconds(), ps.ip, k.cfg.NodeName, k.podCIDR))
+			d.Seconds(), ps.ip, k.cfg.NodeName, k.podCIDR)
 		k.requestStatus(ps)
 		k.startNext(ps)
 	})
@@ -378,7 +378,7 @@ func (k *Kubelet) runContainer(c *ctr, then func()) {
 			if err != nil {
 				c.busy = false
 				c.reason = "CreateContainerError"
-				k.trace(5, "create-failed", ps.ref, fmt.Sprintf("creating container %s failed: %v; retrying in %v", c.spec.Name, err, backOffPeriod))
+				k.tracef(5, "create-failed", ps.ref, "creating container %s failed: %v; retrying in %v", c.spec.Name, err, backOffPeriod)
 				k.scheduleSync(c, k.eng.Now().Add(backOffPeriod))
 				k.requestStatus(ps)
 				k.afterAttempt(ps, then)
@@ -409,7 +409,7 @@ func (k *Kubelet) runContainer(c *ctr, then func()) {
 					return
 				}
 				if err != nil {
-					k.trace(5, "start-failed", ps.ref, fmt.Sprintf("starting container %s failed: %v", c.spec.Name, err))
+					k.tracef(5, "start-failed", ps.ref, "starting container %s failed: %v", c.spec.Name, err)
 					k.containerExited(c, 128, "StartError")
 					k.afterAttempt(ps, then)
 					return
@@ -450,7 +450,7 @@ func (k *Kubelet) ensureImage(c *ctr, cont func(ok bool)) {
 	switch {
 	case policy == api.PullNever && !present:
 		if c.reason != "ErrImageNeverPull" {
-			k.trace(5, "image", ps.ref, fmt.Sprintf("container %s: image %q is not present with pull policy of Never (ErrImageNeverPull); the pod worker checks again every %v", c.spec.Name, img, backOffPeriod))
+			k.tracef(5, "image", ps.ref, "container %s: image %q is not present with pull policy of Never (ErrImageNeverPull); the pod worker checks again every %v", c.spec.Name, img, backOffPeriod)
 		}
 		c.reason = "ErrImageNeverPull"
 		k.scheduleSync(c, k.eng.Now().Add(backOffPeriod))
@@ -458,7 +458,7 @@ func (k *Kubelet) ensureImage(c *ctr, cont func(ok bool)) {
 		cont(false)
 		return
 	case present && policy != api.PullAlways:
-		k.trace(5, "image", ps.ref, fmt.Sprintf("container %s: image %q already present on the node (pull policy %s): no pull", c.spec.Name, img, policy))
+		k.tracef(5, "image", ps.ref, "container %s: image %q already present on the node (pull policy %s): no pull", c.spec.Name, img, policy)
 		cont(true)
 		return
 	}
@@ -474,7 +474,7 @@ func (k *Kubelet) ensureImage(c *ctr, cont func(ok bool)) {
 	if present {
 		why = "pull policy Always checks the registry every time"
 	}
-	k.trace(5, "pull", ps.ref, fmt.Sprintf("container %s: asking the container runtime to pull image %q (policy %s: %s)", c.spec.Name, img, policy, why))
+	k.tracef(5, "pull", ps.ref, "container %s: asking the container runtime to pull image %q (policy %s: %s)", c.spec.Name, img, policy, why)
 	if !ps.pulled {
 		ps.pulled = true
 		ps.pullStart = now
@@ -495,7 +495,7 @@ func (k *Kubelet) ensureImage(c *ctr, cont func(ok bool)) {
 			b := &c.imageBO
 			next(b, k.eng.Now(), k.eng.Now(), backOffPeriod, k.cfg.CrashLoopBackOffMax, imageBackOffResetFactor*k.cfg.CrashLoopBackOffMax)
 			c.reason = "ErrImagePull"
-			k.trace(5, "pull-failed", ps.ref, fmt.Sprintf("container %s: pulling image %q failed: %v; back-off %v", c.spec.Name, img, err, b.delay))
+			k.tracef(5, "pull-failed", ps.ref, "container %s: pulling image %q failed: %v; back-off %v", c.spec.Name, img, err, b.delay)
 			k.scheduleSync(c, k.eng.Now().Add(backOffPeriod))
 			k.requestStatus(ps)
 			cont(false)
@@ -546,7 +546,7 @@ func (k *Kubelet) syncContainer(c *ctr) {
 		if b.set && c.finishedAt.Sub(b.last) <= backOffResetAfter && now.Sub(c.finishedAt) < b.delay {
 			if c.reason != "CrashLoopBackOff" {
 				c.state, c.reason = api.ContainerWaiting, "CrashLoopBackOff"
-				k.trace(0, "backoff", ps.ref, fmt.Sprintf("container %s: back-off %v restarting failed container (CrashLoopBackOff)", c.spec.Name, b.delay))
+				k.tracef(0, "backoff", ps.ref, "container %s: back-off %v restarting failed container (CrashLoopBackOff)", c.spec.Name, b.delay)
 				k.requestStatus(ps)
 			}
 			k.scheduleSync(c, c.finishedAt.Add(b.delay))
@@ -559,8 +559,8 @@ func (k *Kubelet) syncContainer(c *ctr) {
 			c.id = ""
 			k.rt.RemoveContainer(old, nil) // keep no dead instance (container GC)
 		}
-		k.trace(0, "restart", ps.ref, fmt.Sprintf("restarting container %s (restart policy %s, exited %.3fs ago with code %d; next back-off %v)",
-			c.spec.Name, ps.pod.Spec.RestartPolicy, now.Sub(c.finishedAt).Seconds(), c.exitCode, b.delay))
+		k.tracef(0, "restart", ps.ref, "restarting container %s (restart policy %s, exited %.3fs ago with code %d; next back-off %v)",
+			c.spec.Name, ps.pod.Spec.RestartPolicy, now.Sub(c.finishedAt).Seconds(), c.exitCode, b.delay)
 	}
 	k.runContainer(c, nil) // a restarted init container's exit resumes the chain
 }
@@ -609,8 +609,8 @@ func (k *Kubelet) containerExited(c *ctr, code int, reason string) {
 	if c.init && code == 0 {
 		restart = false
 	}
-	k.trace(0, "container-exit", ps.ref, fmt.Sprintf("container %s exited with code %d (%s); restart policy %s: %s",
-		c.spec.Name, code, reason, policy, map[bool]string{true: "it will be restarted", false: "it stays terminated"}[restart]))
+	k.tracef(0, "container-exit", ps.ref, "container %s exited with code %d (%s); restart policy %s: %s",
+		c.spec.Name, code, reason, policy, map[bool]string{true: "it will be restarted", false: "it stays terminated"}[restart])
 	switch {
 	case restart:
 		// PLEG notices the exit and the pod worker syncs (SyncLatency).
@@ -648,7 +648,7 @@ func (k *Kubelet) podFinished(ps *podState) {
 		c.done = true
 	}
 	k.release(ps)
-	k.trace(0, "pod-finished", ps.ref, fmt.Sprintf("all containers ended: the pod is %s; its sandbox is removed and its resources are free for admission", ps.phase()))
+	k.tracef(0, "pod-finished", ps.ref, "all containers ended: the pod is %s; its sandbox is removed and its resources are free for admission", ps.phase())
 }
 
 // ---------------------------------------------------------------------------
@@ -678,8 +678,8 @@ func (k *Kubelet) terminate(ps *podState) {
 	if ps.deleted {
 		why = "the pod object was deleted"
 	}
-	k.trace(0, "kill", ps.ref, fmt.Sprintf("%s: stopping its %d running containers with grace period %ds (stop signal, then SIGKILL)",
-		why, running, ps.pod.Spec.TerminationGracePeriodSeconds))
+	k.tracef(0, "kill", ps.ref, "%s: stopping its %d running containers with grace period %ds (stop signal, then SIGKILL)",
+		why, running, ps.pod.Spec.TerminationGracePeriodSeconds)
 	k.checkTerminated(ps)
 }
 
@@ -813,16 +813,16 @@ func (k *Kubelet) probe(c *ctr) {
 		c.succ, c.fail = c.succ+1, 0
 		if !c.ready && c.succ >= p.SuccessThreshold {
 			c.ready = true
-			k.trace(5, "probe", ps.ref, fmt.Sprintf("readiness probe of container %s succeeded %d time(s) in a row (successThreshold %d), %.3fs after it started: container ready",
-				c.spec.Name, c.succ, p.SuccessThreshold, now.Sub(c.startedAt).Seconds()))
+			k.tracef(5, "probe", ps.ref, "readiness probe of container %s succeeded %d time(s) in a row (successThreshold %d), %.3fs after it started: container ready",
+				c.spec.Name, c.succ, p.SuccessThreshold, now.Sub(c.startedAt).Seconds())
 			k.requestStatus(ps)
 		}
 	} else {
 		c.succ, c.fail = 0, c.fail+1
 		if c.ready && c.fail >= p.FailureThreshold {
 			c.ready = false
-			k.trace(0, "probe", ps.ref, fmt.Sprintf("readiness probe of container %s failed %d times in a row (failureThreshold %d): container not ready",
-				c.spec.Name, c.fail, p.FailureThreshold))
+			k.tracef(0, "probe", ps.ref, "readiness probe of container %s failed %d times in a row (failureThreshold %d): container not ready",
+				c.spec.Name, c.fail, p.FailureThreshold)
 			k.requestStatus(ps)
 		}
 	}

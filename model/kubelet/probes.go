@@ -113,8 +113,8 @@ func (w *probeWorker) Handle(*sim.Event) {
 	case probeStartup:
 		if ok && w.succ >= w.spec.SuccessThreshold {
 			w.ok = true
-			k.trace(0, "probe", ps.ref, fmt.Sprintf("startup probe of container %s succeeded %.3fs after it started: the container counts as started, so its liveness and readiness probes begin",
-				c.spec.Name, now.Sub(c.startedAt).Seconds()))
+			k.tracef(0, "probe", ps.ref, "startup probe of container %s succeeded %.3fs after it started: the container counts as started, so its liveness and readiness probes begin",
+				c.spec.Name, now.Sub(c.startedAt).Seconds())
 			k.afterStartup(c)
 			return // the startup worker stops probing once the container started
 		}
@@ -179,7 +179,7 @@ func (k *Kubelet) killUnhealthy(c *ctr, why string) {
 	if policy == api.RestartNever {
 		then = "restart policy Never: it stays terminated"
 	}
-	k.trace(0, "probe", ps.ref, fmt.Sprintf("%s: killing the container (grace period %v); %s", why, grace, then))
+	k.tracef(0, "probe", ps.ref, "%s: killing the container (grace period %v); %s", why, grace, then)
 	id := c.id
 	start := k.eng.Now()
 	c.busy = true

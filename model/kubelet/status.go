@@ -232,7 +232,16 @@ func (k *Kubelet) flushStatus(ps *podState) {
 		k.statusWritten(ps, &st)
 		return
 	}
-	np := ps.pod.DeepCopy()
+	// The request carries the pod's metadata (for the key and the precondition) and
+	// the new status: a status write reads nothing else of it and never changes it
+	// (apiserver copyStatus builds the stored object from the current one), so a
+	// shallow copy of the kubelet's pod is enough. The status (built afresh by
+	// buildStatus, sharing nothing with the kubelet's state) goes to the apiserver,
+	// which stores it unchanged; the kubelet keeps it too, to compare the next status
+	// with, and only reads it (stored objects are immutable: the cluster tests check
+	// it with etcd's CheckImmutable).
+	np := new(api.Pod)
+	*np = *ps.pod
 	np.Status = st
 	np.ResourceVersion = ps.rv
 	ps.statusInFlight = true
@@ -240,7 +249,7 @@ func (k *Kubelet) flushStatus(ps *podState) {
 	if !ps.obsReady && !ps.rejected && !ps.terminating && !ps.crashed {
 		client = k.podClient // part of the startup story (step 5)
 	}
-	sent := np.DeepCopy().Status
+	sent := st
 	client.UpdateStatus(np, func(obj api.Object, err error) {
 		if k.stopped {
 			return
@@ -323,6 +332,17 @@ func condTrue(st *api.PodStatus, t api.PodConditionType) bool {
 }
 
 func (k *Kubelet) traceStatus(ps *podState, st *api.PodStatus, startup bool) {
+	step := 0
+	if startup {
+		step = 5
+	}
+	if !sim.WantsRecord(k.tel, step) {
+		return
+	}
+	if !sim.WantsDetail(k.tel, step) {
+		k.trace(step, "status", ps.ref, "")
+		return
+	}
 	running := 0
 	for _, c := range st.ContainerStatuses {
 		if c.State == api.ContainerRunning {
@@ -343,9 +363,5 @@ func (k *Kubelet) traceStatus(ps *podState, st *api.PodStatus, startup bool) {
 		}
 	}
 	detail += fmt.Sprintf(", Ready=%v", condTrue(st, api.PodReady))
-	step := 0
-	if startup {
-		step = 5
-	}
 	k.trace(step, "status", ps.ref, detail)
 }

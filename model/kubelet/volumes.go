@@ -178,8 +178,8 @@ func (k *Kubelet) volumesReady(ps *podState) bool {
 	pv = &podVolumes{ps: ps, uid: ps.uid, ns: ps.pod.Namespace, claims: claims, start: k.eng.Now(),
 		pvOf: map[string]string{}, mounting: map[string]bool{}, mounted: map[string]bool{}, waitMsg: map[string]string{}}
 	vm.pods[ps.uid] = pv
-	k.trace(5, "volumes", ps.ref, fmt.Sprintf("pod uses claims %v: before its sandbox is created each claim must be bound and its volume attached to %s and mounted (WaitForAttachAndMount)",
-		claims, k.cfg.NodeName))
+	k.tracef(5, "volumes", ps.ref, "pod uses claims %v: before its sandbox is created each claim must be bound and its volume attached to %s and mounted (WaitForAttachAndMount)",
+		claims, k.cfg.NodeName)
 	vm.start()
 	if vm.synced < 2 {
 		vm.order = append(vm.order, pv)
@@ -399,14 +399,14 @@ func (vm *volumeManager) mount(pv *podVolumes, claim string, a *attachment) {
 			return
 		}
 		pv.mounted[claim] = true
-		k.trace(5, "mount", pv.ps.ref, fmt.Sprintf("mounted volume %s (claim %s) for the pod in %.3fs", a.pv, claim, lat.Seconds()))
+		k.tracef(5, "mount", pv.ps.ref, "mounted volume %s (claim %s) for the pod in %.3fs", a.pv, claim, lat.Seconds())
 		if len(pv.mounted) < len(pv.claims) {
 			return
 		}
 		pv.done = true
 		took := k.eng.Now().Sub(pv.start)
 		k.tel.Observe("volume_wait_seconds", k.eng.Now(), took.Seconds())
-		k.trace(5, "volumes-ready", pv.ps.ref, fmt.Sprintf("all %d volume(s) bound, attached and mounted %.3fs after the pod's first sync: the pod worker goes on to create the sandbox", len(pv.claims), took.Seconds()))
+		k.tracef(5, "volumes-ready", pv.ps.ref, "all %d volume(s) bound, attached and mounted %.3fs after the pod's first sync: the pod worker goes on to create the sandbox", len(pv.claims), took.Seconds())
 		k.syncPod(pv.ps)
 	})
 }
@@ -430,7 +430,7 @@ func (vm *volumeManager) podGone(uid api.UID) {
 			if k.stopped || a == nil {
 				return
 			}
-			k.trace(0, "unmount", pv.ps.ref, fmt.Sprintf("pod gone: unmounted volume %s (claim %s) in %.3fs", a.pv, claim, lat.Seconds()))
+			k.tracef(0, "unmount", pv.ps.ref, "pod gone: unmounted volume %s (claim %s) in %.3fs", a.pv, claim, lat.Seconds())
 			vm.release(a)
 		})
 	}
@@ -468,7 +468,7 @@ func (vm *volumeManager) maybeDetach(a *attachment) {
 		}
 		finish := func() {
 			delete(vm.att, a.pv)
-			k.trace(0, "detach", api.RefOf(api.KindPersistentVolume, "", a.pv), fmt.Sprintf("detached volume %s from %s in %.1f s: no pod of the node uses it", a.pv, k.cfg.NodeName, k.eng.Now().Sub(start).Seconds()))
+			k.tracef(0, "detach", api.RefOf(api.KindPersistentVolume, "", a.pv), "detached volume %s from %s in %.1f s: no pod of the node uses it", a.pv, k.cfg.NodeName, k.eng.Now().Sub(start).Seconds())
 			for _, w := range a.waiters {
 				vm.evaluate(w)
 			}

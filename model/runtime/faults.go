@@ -110,7 +110,7 @@ func (m *Modeled) PowerOff() {
 		c.exitCode = 137
 		killed++
 	}
-	m.trace(0, "power-off", "node/"+m.node, fmt.Sprintf("the node is down: %d running containers died with it and their addresses stopped listening", killed))
+	m.tracef(0, "power-off", "node/"+m.node, "the node is down: %d running containers died with it and their addresses stopped listening", killed)
 }
 
 // Off reports whether the runtime was powered off.

@@ -339,6 +339,18 @@ func (m *Modeled) samplers(ref string) *imageSamplers {
 	return s
 }
 
+// tracef traces a record whose detail is formatted only when the telemetry keeps it.
+func (m *Modeled) tracef(step int, action, object, format string, args ...any) {
+	if !sim.WantsRecord(m.tel, step) {
+		return
+	}
+	detail := ""
+	if sim.WantsDetail(m.tel, step) {
+		detail = fmt.Sprintf(format, args...)
+	}
+	m.trace(step, action, object, detail)
+}
+
 func (m *Modeled) trace(step int, action, object, detail string) {
 	m.tel.Trace(sim.Record{Time: m.eng.Now(), Step: step, Component: m.comp, Action: action, Object: object, Detail: detail})
 }
@@ -417,7 +429,7 @@ func (m *Modeled) runPull(job *pullJob, behind int) {
 	wait := m.eng.Now().Sub(job.queued)
 	switch {
 	case present:
-		m.trace(5, "pull", obj, fmt.Sprintf("pulling image %s: already present, checking the registry manifest only", job.ref))
+		m.tracef(5, "pull", obj, "pulling image %s: already present, checking the registry manifest only", job.ref)
 	default:
 		detail := fmt.Sprintf("pulling image %s (%s) from the registry at %s/s", job.ref, fmtBytes(size), fmtBytes(m.cfg.PullBandwidth))
 		if m.cfg.SerializeImagePulls && (wait > 0 || behind > 0) {
@@ -430,17 +442,17 @@ func (m *Modeled) runPull(job *pullJob, behind int) {
 		var err error
 		if im != nil && im.Unavailable {
 			err = fmt.Errorf("%w: pull %s: manifest for %s not found", ErrImageNotFound, job.ref, job.ref)
-			m.trace(5, "pull", obj, fmt.Sprintf("pull of %s failed after %.3fs: %v", job.ref, d.Seconds(), err))
+			m.tracef(5, "pull", obj, "pull of %s failed after %.3fs: %v", job.ref, d.Seconds(), err)
 		} else if faultErr != nil {
 			err = faultErr
-			m.trace(5, "pull", obj, fmt.Sprintf("pull of %s failed after %.3fs: %v", job.ref, d.Seconds(), err))
+			m.tracef(5, "pull", obj, "pull of %s failed after %.3fs: %v", job.ref, d.Seconds(), err)
 		} else {
 			m.images[job.ref] = size
 			m.tel.Observe("image_pull_seconds", m.eng.Now(), d.Seconds())
 			if present {
-				m.trace(5, "pull", obj, fmt.Sprintf("image %s is up to date (%.3fs)", job.ref, d.Seconds()))
+				m.tracef(5, "pull", obj, "image %s is up to date (%.3fs)", job.ref, d.Seconds())
 			} else {
-				m.trace(5, "pull", obj, fmt.Sprintf("pulled image %s (%s) in %.3fs", job.ref, fmtBytes(transfer), d.Seconds()))
+				m.tracef(5, "pull", obj, "pulled image %s (%s) in %.3fs", job.ref, fmtBytes(transfer), d.Seconds())
 			}
 		}
 		for _, w := range job.waiters {
@@ -484,7 +496,7 @@ func (m *Modeled) CreateContainer(spec ContainerSpec, done func(id string, err e
 			state: StateCreated,
 		}
 		m.containers[id] = c
-		m.trace(5, "create", podRef(&spec), fmt.Sprintf("created container %s (id %s) from image %s", c.name, id, ref))
+		m.tracef(5, "create", podRef(&spec), "created container %s (id %s) from image %s", c.name, id, ref)
 		done(id, nil)
 	})
 }
@@ -561,7 +573,7 @@ func (m *Modeled) listen(c *container) {
 		return
 	}
 	c.lis = l
-	m.trace(5, "listen", podRef(&c.spec), fmt.Sprintf("process of container %s listens on %s (%d workers, backlog %d): the pod can serve", c.spec.Name, addr, s.Workers, s.QueueLimit))
+	m.tracef(5, "listen", podRef(&c.spec), "process of container %s listens on %s (%d workers, backlog %d): the pod can serve", c.spec.Name, addr, s.Workers, s.QueueLimit)
 }
 
 // closeListener stops serving: the address leaves the fabric and requests in flight
@@ -589,7 +601,7 @@ func (m *Modeled) exit(c *container, code int, why string) {
 	m.closeListener(c)
 	c.state = StateExited
 	c.exitCode = code
-	m.trace(0, "exit", podRef(&c.spec), fmt.Sprintf("container %s (id %s) exited with code %d: %s", c.spec.Name, c.id, code, why))
+	m.tracef(0, "exit", podRef(&c.spec), "container %s (id %s) exited with code %d: %s", c.spec.Name, c.id, code, why)
 	if m.onExit != nil {
 		m.onExit(c.id, code)
 	}
@@ -647,7 +659,7 @@ func (m *Modeled) StopContainer(id string, grace time.Duration, done func(error)
 		c.stopping = false
 		c.state = StateExited
 		c.exitCode = code
-		m.trace(5, "stop", podRef(&c.spec), fmt.Sprintf("stopped container %s (id %s): %s, exit code %d after %.3fs (grace %v)", c.name, id, how, code, d.Seconds(), grace))
+		m.tracef(5, "stop", podRef(&c.spec), "stopped container %s (id %s): %s, exit code %d after %.3fs (grace %v)", c.name, id, how, code, d.Seconds(), grace)
 		ws := c.waiters
 		c.waiters = nil
 		for _, w := range ws {
@@ -668,7 +680,7 @@ func (m *Modeled) RemoveContainer(id string, done func(error)) {
 			err = fmt.Errorf("%w: cannot remove running container %s: stop it first", ErrContainerState, id)
 		default:
 			delete(m.containers, id)
-			m.trace(0, "remove", podRef(&c.spec), fmt.Sprintf("removed container %s (id %s)", c.name, id))
+			m.tracef(0, "remove", podRef(&c.spec), "removed container %s (id %s)", c.name, id)
 		}
 		if done != nil {
 			done(err)

@@ -505,13 +505,19 @@ func (r *run) create(attempt int) {
 		},
 	}
 	p.Spec = (&api.Pod{Spec: rs.Spec.Template.Spec}).DeepCopy().Spec
-	detail := fmt.Sprintf("the replicaset controller, watching ReplicaSets, creates pod %s/%s for ReplicaSet %s (batch %d of slow start, size %d; %d of %d replicas exist)",
-		p.Namespace, p.Name, rs.Name, r.batchNo, min(r.batch, r.remaining), r.nActive, rs.Spec.Replicas)
-	if attempt > 0 {
-		detail = fmt.Sprintf("the replicaset controller retries with pod name %s/%s (the drawn name existed)", p.Namespace, p.Name)
-	}
-	c.tel.Trace(sim.Record{Time: c.eng.Now(), Step: 2, Component: Component, Action: "create-pod", Object: api.Ref(p), Detail: detail})
 	ref := api.Ref(p)
+	if sim.WantsRecord(c.tel, 2) {
+		detail := ""
+		switch {
+		case !sim.WantsDetail(c.tel, 2):
+		case attempt > 0:
+			detail = fmt.Sprintf("the replicaset controller retries with pod name %s/%s (the drawn name existed)", p.Namespace, p.Name)
+		default:
+			detail = fmt.Sprintf("the replicaset controller, watching ReplicaSets, creates pod %s/%s for ReplicaSet %s (batch %d of slow start, size %d; %d of %d replicas exist)",
+				p.Namespace, p.Name, rs.Name, r.batchNo, min(r.batch, r.remaining), r.nActive, rs.Spec.Replicas)
+		}
+		c.tel.Trace(sim.Record{Time: c.eng.Now(), Step: 2, Component: Component, Action: "create-pod", Object: ref, Detail: detail})
+	}
 	c.step2.Create(p, func(_ api.Object, err error) {
 		if apiserver.IsAlreadyExists(err) && attempt+1 < maxNameAttempts {
 			r.create(attempt + 1)
