@@ -185,7 +185,10 @@ func (g *gpuSharePlugin) Name() string { return g.name }
 
 // Filter implements framework.FilterPlugin: a share fits only on one GPU.
 func (g *gpuSharePlugin) Filter(_ *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
-	if policies.GPUFits(pod, ni) {
+	if policies.WholeGPUs(pod) == 0 && policies.MilliGPU(pod) == 0 {
+		return nil
+	}
+	if st := g.sc.GPUState(ni, ""); st.Fits(pod) { // the plug-in's scratch: no allocation per node
 		return nil
 	}
 	return framework.NewStatus(framework.Unschedulable, "Insufficient GPU share on any single GPU")
