@@ -33,17 +33,35 @@ const AnnotationGPUIndex = "kubesim.io/gpu-index"
 const MilliPerGPU = 1000
 
 // WholeGPUs returns the whole GPUs the pod requests.
-func WholeGPUs(pod *framework.PodInfo) int64 { return pod.Requests.Scalar[api.ResourceGPU] }
+func WholeGPUs(pod *framework.PodInfo) int64 { return podScalar(pod, api.ResourceGPU) }
 
 // MilliGPU returns the fractional GPU share the pod requests (0 if none).
-func MilliGPU(pod *framework.PodInfo) int64 { return pod.Requests.Scalar[api.ResourceGPUMilli] }
+func MilliGPU(pod *framework.PodInfo) int64 { return podScalar(pod, api.ResourceGPUMilli) }
+
+// podScalar reads one extended-resource request from the PodInfo's sorted copy
+// (framework.PodInfo.Scalars, a few entries: cheaper than a map lookup on the
+// per-node paths), falling back to the map for a PodInfo built without it.
+func podScalar(pod *framework.PodInfo, name api.ResourceName) int64 {
+	if pod.Scalars == nil && len(pod.Requests.Scalar) > 0 {
+		return pod.Requests.Scalar[name]
+	}
+	for _, s := range pod.Scalars {
+		if s.Name == name {
+			return s.Quantity
+		}
+	}
+	return 0
+}
 
 // GPURequest returns the pod's GPU demand in thousandths of a GPU (whole GPUs ×
 // 1000 plus the share).
 func GPURequest(pod *framework.PodInfo) int64 { return WholeGPUs(pod)*MilliPerGPU + MilliGPU(pod) }
 
 // NumGPUs returns the node's GPU count.
-func NumGPUs(ni *framework.NodeInfo) int64 { return ni.Allocatable.Scalar[api.ResourceGPU] }
+func NumGPUs(ni *framework.NodeInfo) int64 {
+	alloc, _ := ni.Scalar(api.ResourceGPU) // the NodeInfo's compact copy of Allocatable.Scalar
+	return alloc
+}
 
 // GPUModel returns the node's GPU model label ("" when none).
 func GPUModel(ni *framework.NodeInfo) string {
