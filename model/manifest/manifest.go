@@ -39,6 +39,7 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	"github.com/kubesim/kubesim/model/api"
+	"github.com/kubesim/kubesim/model/yamlpos"
 )
 
 // Object is one converted object with where it was read.
@@ -296,7 +297,7 @@ func parseDoc(set *Set, file string, doc int, root *yaml.Node, listKind, itemPat
 		return fail(lineOf(root, "apiVersion"), kind, name, "apiVersion", "%s must be %s, got %q", kind, want, apiVersion)
 	}
 	lines := map[string]int{}
-	indexLines(root, "", lines)
+	yamlpos.IndexLines(root, "", lines)
 	if err := checkQuantities(root, ""); err != nil {
 		var qe *quantityErr
 		if errors.As(err, &qe) {
@@ -394,29 +395,6 @@ func lineOf(m *yaml.Node, key string) int {
 		}
 	}
 	return m.Line
-}
-
-// indexLines records the line of every field path below n, in the path syntax
-// of the JSON decoder's errors: a.b[0].c.
-func indexLines(n *yaml.Node, path string, out map[string]int) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			p := k.Value
-			if path != "" {
-				p = path + "." + k.Value
-			}
-			out[p] = k.Line
-			indexLines(v, p, out)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			out[p] = c.Line
-			indexLines(c, p, out)
-		}
-	}
 }
 
 // lineAt returns the line of path, or of its closest known parent, or def.

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kubesim/kubesim/model/yamlpos"
 )
 
 // Scenario is one scenario file.
@@ -544,7 +546,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, &Error{File: file, Msg: "the file is empty: a scenario needs at least cluster.nodes"}
 	}
 	lines := map[string]int{}
-	indexLines(root.Content[0], "", lines)
+	yamlpos.IndexLines(root.Content[0], "", lines)
 	var sc Scenario
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -595,28 +597,6 @@ func fieldAtLine(lines map[string]int, line int) string {
 		}
 	}
 	return best
-}
-
-// indexLines records the line of every field path below n.
-func indexLines(n *yaml.Node, path string, out map[string]int) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			p := k.Value
-			if path != "" {
-				p = path + "." + k.Value
-			}
-			out[p] = k.Line
-			indexLines(v, p, out)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			out[p] = c.Line
-			indexLines(c, p, out)
-		}
-	}
 }
 
 // File returns the name the scenario was parsed from.
