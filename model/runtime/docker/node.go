@@ -384,21 +384,32 @@ func (n *NodeRuntime) finishAfter(c *ctr, d time.Duration) {
 	}
 }
 
+// lockContainer locks e.mu and returns the container id names, still locked. When
+// the engine is closing (no completion is delivered any more) or id names no
+// container (done gets ErrNoSuchContainer), it unlocks and returns nil.
+func (e *Engine) lockContainer(id string, done func(error)) *ctr {
+	e.mu.Lock()
+	c, ok := e.ctrs[id]
+	switch {
+	case e.closing:
+		e.mu.Unlock()
+		return nil
+	case !ok:
+		e.post(func() { done(fmt.Errorf("%w: %s", runtime.ErrNoSuchContainer, id)) })
+		e.mu.Unlock()
+		return nil
+	}
+	return c
+}
+
 // StopContainer implements runtime.Runtime: SIGTERM, up to grace (rounded up to
 // whole seconds, Docker's unit), then SIGKILL. The exit is not reported to the
 // exit handler. A container that is not running stops at once.
 func (n *NodeRuntime) StopContainer(id string, grace time.Duration, done func(error)) {
 	e := n.e
 	done = orNop(done)
-	e.mu.Lock()
-	c, ok := e.ctrs[id]
-	switch {
-	case e.closing:
-		e.mu.Unlock()
-		return
-	case !ok:
-		e.post(func() { done(fmt.Errorf("%w: %s", runtime.ErrNoSuchContainer, id)) })
-		e.mu.Unlock()
+	c := e.lockContainer(id, done)
+	if c == nil {
 		return
 	}
 	c.stopRequested = true
@@ -440,17 +451,11 @@ func (n *NodeRuntime) StopContainer(id string, grace time.Duration, done func(er
 func (n *NodeRuntime) RemoveContainer(id string, done func(error)) {
 	e := n.e
 	done = orNop(done)
-	e.mu.Lock()
-	c, ok := e.ctrs[id]
-	switch {
-	case e.closing:
-		e.mu.Unlock()
+	c := e.lockContainer(id, done)
+	if c == nil {
 		return
-	case !ok:
-		e.post(func() { done(fmt.Errorf("%w: %s", runtime.ErrNoSuchContainer, id)) })
-		e.mu.Unlock()
-		return
-	case c.state == stRunning:
+	}
+	if c.state == stRunning {
 		e.post(func() {
 			done(fmt.Errorf("%w: cannot remove running container %s: stop it first", runtime.ErrContainerState, id))
 		})
