@@ -7,9 +7,10 @@ package dist
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,12 +169,7 @@ func (r *Registry) Register(name string, f Factory) { r.kinds[name] = f }
 
 // Names returns the registered kind names, sorted.
 func (r *Registry) Names() []string {
-	out := make([]string, 0, len(r.kinds))
-	for k := range r.kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.kinds))
 }
 
 // Validate checks a spec against its kind.

@@ -2,9 +2,10 @@ package workload
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,12 +149,7 @@ func (r *ArrivalRegistry) Register(name string, f ArrivalFactory) { r.kinds[name
 
 // Names returns the registered process names, sorted.
 func (r *ArrivalRegistry) Names() []string {
-	out := make([]string, 0, len(r.kinds))
-	for k := range r.kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.kinds))
 }
 
 // Validate checks a spec against its process.

@@ -2,9 +2,10 @@ package workload
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -169,12 +170,7 @@ func (r *SizeRegistry) Register(name string, f SizeFactory) { r.kinds[name] = f 
 
 // Names returns the registered names, sorted.
 func (r *SizeRegistry) Names() []string {
-	out := make([]string, 0, len(r.kinds))
-	for k := range r.kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.kinds))
 }
 
 // Validate checks a spec against its distribution.
