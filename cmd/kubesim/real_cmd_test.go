@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,32 @@ func TestRealImageAndGCCommands(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"real", "gc", "--run", "bad id"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--run") {
 		t.Errorf("gc with a bad run id: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestRealRunMissingImage: a real run whose image is not in the image store (and
+// cannot be pulled: there is no registry here) stops before it starts anything,
+// with an error naming the scenario image, the local image and how to build it,
+// and writes no output directory.
+func TestRealRunMissingImage(t *testing.T) {
+	dockerOrSkip(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	var o, e bytes.Buffer
+	code := run([]string{"real", "run", "nginx", "--duration", "5s", "--out", out,
+		"--image-map", "nginx:1.27=kubesim/absent-image-for-tests:0"}, &o, &e)
+	if code == 0 {
+		t.Fatalf("real run with a missing image: exit 0\n%s", o.String())
+	}
+	for _, want := range []string{`"kubesim/absent-image-for-tests:0"`, `"nginx:1.27"`, "make nginx-image"} {
+		if !strings.Contains(e.String(), want) {
+			t.Errorf("the error lacks %s:\n%s", want, e.String())
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a failed real run left %s (stat: %v)", out, err)
+	}
+	if strings.Contains(e.String(), "run id") {
+		t.Errorf("the run started (it printed a run id) before the image check failed:\n%s", e.String())
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -264,6 +266,11 @@ func realRunScenario(ctx context.Context, sc *scenario.Scenario, seed uint64, rs
 		}})
 	if err != nil {
 		return nil, err
+	}
+	// Every image the scenario names must be in the image store (or pullable)
+	// before anything starts: a run with pods that can never start is no run.
+	if err := de.Preflight(ctx, scenarioImages(sc)); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	logf("run id %s (containers carry the label %s=%s; `kubesim real gc` removes leftovers)", runID, docker.LabelRun, runID)
 	defer func() {
@@ -578,4 +585,32 @@ and on Ctrl-C/SIGTERM; kubesim real gc removes what a killed run left.`,
 	}
 	f.register(cmd, "write summary.json, timeseries.csv, trace.jsonl and samples.json into this directory")
 	return cmd
+}
+
+// scenarioImages returns the images a scenario's workloads and actions name,
+// sorted, each once. Synthetic generators without an image use the model's
+// default image (cluster.Build picks it), which is not checked here.
+func scenarioImages(sc *scenario.Scenario) []string {
+	seen := map[string]bool{}
+	add := func(cs []scenario.Container) {
+		for _, c := range cs {
+			seen[c.Image] = true
+		}
+	}
+	for _, d := range sc.Workload.Deployments {
+		add(d.Containers)
+	}
+	for _, s := range sc.Workload.StatefulSets {
+		add(s.Containers)
+	}
+	for _, s := range sc.Workload.Synthetic {
+		seen[s.Template.Image] = true
+	}
+	for _, a := range sc.Actions {
+		if a.Kind == "set-image" {
+			seen[a.Image] = true
+		}
+	}
+	delete(seen, "")
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -749,3 +749,26 @@ func stopSeconds(grace time.Duration) int {
 	}
 	return int(math.Ceil(grace.Seconds()))
 }
+
+// Preflight checks, before a run starts, that every scenario image maps to a
+// local image that is in the engine's image store or whose registry is reachable
+// (a pull can fetch it). It returns the first failure, naming the scenario image,
+// its local image and how to build it, so that a run does not go on with pods
+// that can never start. Images are checked in the order given.
+func (e *Engine) Preflight(ctx context.Context, refs []string) error {
+	for _, ref := range refs {
+		local, err := e.localImage(ref)
+		if err != nil {
+			return err
+		}
+		if _, ok, err := e.inspectImage(ctx, local); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
+		if host := registryHost(local); !e.cfg.RegistryReachable(ctx, host) {
+			return missingImageError(normalizeRef(ref), local, "its registry "+host+" is unreachable")
+		}
+	}
+	return nil
+}
