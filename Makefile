@@ -29,17 +29,23 @@ nginx-image:
 ## The Docker-backed real-run tests skip loudly without Docker and the local nginx
 ## image (make nginx-image), or fail with KUBESIM_REQUIRE_DOCKER=1 (as in CI). The
 ## -race pass skips cmd's TestReal*: they run a kubesim binary built without -race.
+## The real validation and calibration test times real containers against the
+## model, so it runs alone, after the others: not while other packages' tests
+## load the CPUs.
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -skip '^TestRealValidateKillCalibrate$$' ./...
+	$(GO) test -count=1 -run '^TestRealValidateKillCalibrate$$' ./cmd/kubesim/
 	$(GO) test -count=1 -race -skip '^TestReal' ./sim/... ./model/apiserver/... ./model/etcd/... ./model/cluster/... ./cmd/...
 
 ## test-kubescheduler: the tests of the kube-scheduler-v1.37 policy and kubesim
 ## fidelity (build tag kubescheduler: links k8s.io/kubernetes, a cold build of several
 ## minutes, so it is its own target; .ci/run runs it after make test)
+## (cmd/kubesim: only the tests the tag adds; make test ran the others).
 test-kubescheduler:
 	$(GO) vet -tags kubescheduler ./model/kubescheduler/ ./model/cluster/ ./cmd/kubesim/
-	$(GO) test -count=1 -tags kubescheduler ./model/kubescheduler/ ./model/cluster/ ./cmd/kubesim/
+	$(GO) test -count=1 -tags kubescheduler ./model/kubescheduler/ ./model/cluster/
+	$(GO) test -count=1 -tags kubescheduler -run 'KubeScheduler|Fidelity' ./cmd/kubesim/
 
 ## bench: the engine (events/s, allocations per event), the components, and whole
 ## clusters (the nginx scenario; 500 and 5,000 nodes, pods created to ready)

@@ -73,13 +73,17 @@ type CalibrationTarget struct {
 	Key    string // profile key, e.g. "runtime.create"
 	Sample string // sample name in the runs' samples.json
 	Field  string // the scenario field it sets, for people
+	// Work, when every run recorded its engine operations, is fitted instead of
+	// Sample: the work of one operation on the run's shared engine (EngineWork at
+	// the fitted parallelism, which the profile then sets).
+	Work string
 }
 
 // CalibrationTargets are the settings kubesim calibrate fits, in profile order.
 func CalibrationTargets() []CalibrationTarget {
 	return []CalibrationTarget{
-		{Key: "runtime.create", Sample: SampleRuntimeCreate, Field: "cluster.runtime.create"},
-		{Key: "runtime.start", Sample: SampleRuntimeStart, Field: "cluster.runtime.start"},
+		{Key: "runtime.create", Sample: SampleRuntimeCreate, Field: "cluster.runtime.create", Work: SampleRuntimeCreateWork},
+		{Key: "runtime.start", Sample: SampleRuntimeStart, Field: "cluster.runtime.start", Work: SampleRuntimeStartWork},
 		{Key: "runtime.pullOverhead", Sample: SampleRuntimePull, Field: "cluster.runtime.pullOverhead"},
 		{Key: "etcd.commit", Sample: SampleEtcdCommit, Field: "cluster.etcd.fsync (rtt set to 0)"},
 		{Key: "readiness", Sample: SampleContainerReady, Field: "images[].serve.readyAfter"},
@@ -104,6 +108,10 @@ type Calibration struct {
 	Fits          []CalibrationFit
 	// Skipped names the targets without enough samples, with why.
 	Skipped []string
+	// Parallelism, when positive, is the engine parallelism fitted to the runs'
+	// overlapping operations (FitEngineParallelism); the runtime fits are then
+	// fitted to work samples, and the profile sets cluster.runtime.parallelism.
+	Parallelism float64
 }
 
 // Calibrate fits every target to the pooled samples of runs (at least one).
@@ -113,10 +121,32 @@ func Calibrate(sources []string, runs []*RunSamples) (*Calibration, error) {
 		return nil, fmt.Errorf("no run to calibrate from")
 	}
 	c := &Calibration{Sources: append([]string(nil), sources...)}
+	// Every run recorded its engine operations: fit the engine's parallelism, then
+	// each operation's work at it.
+	var work []map[string][]float64
+	var all [][]EngineOp
+	for _, r := range runs {
+		if ops, ok := r.EngineOps(); ok {
+			all = append(all, ops)
+		}
+	}
+	if len(all) == len(runs) {
+		c.Parallelism = FitEngineParallelism(all)
+		for _, ops := range all {
+			work = append(work, WorkSamples(ops, c.Parallelism))
+		}
+	}
 	for _, t := range CalibrationTargets() {
 		var pooled []float64
-		for _, r := range runs {
-			pooled = append(pooled, r.Samples[t.Sample]...)
+		if t.Work != "" && work != nil {
+			t.Sample = t.Work
+			for _, w := range work {
+				pooled = append(pooled, w[t.Work]...)
+			}
+		} else {
+			for _, r := range runs {
+				pooled = append(pooled, r.Samples[t.Sample]...)
+			}
 		}
 		f, err := FitLogNormal(pooled)
 		if err != nil {
@@ -173,6 +203,13 @@ func (c *Calibration) MarshalYAML() ([]byte, error) {
 	if len(c.ImagesPresent) > 0 {
 		b.WriteString("imagesPresent: " + flowList(c.ImagesPresent) + "\n")
 	}
+	if c.Parallelism > 0 {
+		b.WriteString("# runtime.create and runtime.start are the work of one operation on an engine\n")
+		b.WriteString("# whose operations in flight share its speed (processor sharing): the real\n")
+		b.WriteString("# runs' overlapping operations on their one Docker engine are factored out at\n")
+		b.WriteString("# the parallelism under which an operation's work is the same alone or not.\n")
+		fmt.Fprintf(&b, "runtime: {parallelism: %g}  # fitted to the runs' overlapping operations; sets cluster.runtime.parallelism\n", c.Parallelism)
+	}
 	b.WriteString("latencies:\n")
 	for _, f := range c.Fits {
 		fmt.Fprintf(&b, "  %s: {dist: lognormal, median: %s, sigma: %.4g, n: %d, ks: %.3f}  # %s, sets %s\n",
@@ -202,6 +239,9 @@ func WriteCalibrationTable(w interface{ Write([]byte) (int, error) }, c *Calibra
 	}
 	if err := t.Render(); err != nil {
 		return err
+	}
+	if c.Parallelism > 0 {
+		fmt.Fprintf(w, "runtime.create and runtime.start: work of one operation, the others in flight on the engine factored out (processor sharing at the fitted parallelism %g; sets cluster.runtime.parallelism)\n", c.Parallelism)
 	}
 	if len(c.ImagesPresent) > 0 {
 		fmt.Fprintf(w, "images already present on the nodes: %s\n", strings.Join(c.ImagesPresent, ", "))

@@ -183,6 +183,48 @@ func TestCalibrateProfile(t *testing.T) {
 	}
 }
 
+// Runs with their engine operations: calibrate fits the engine's parallelism and
+// fits the runtime latencies to each operation's work at it, and the profile
+// says so. Here three starts of 0.6 s of work ran at once on an engine of
+// parallelism 1.5 (1.2 s each) and one alone (0.6 s).
+func TestCalibrateEngineWork(t *testing.T) {
+	r := &RunSamples{Mode: "real"}
+	ops := []EngineOp{{0, 0.05, EngineOpCreate}, {0.1, 1.3, EngineOpStart}, {0.1, 1.3, EngineOpStart}, {0.1, 1.3, EngineOpStart},
+		{10, 10.05, EngineOpCreate}, {10.05, 10.65, EngineOpStart}}
+	r.AddEngineOps(ops)
+	r.Add(SampleRuntimeStart, 1.2, 1.2, 1.2, 0.6)
+	c, err := Calibrate([]string{"r"}, []*RunSamples{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Parallelism != 1.5 {
+		t.Errorf("fitted parallelism %v, want 1.5", c.Parallelism)
+	}
+	var start *CalibrationFit
+	for i := range c.Fits {
+		if c.Fits[i].Key == "runtime.start" {
+			start = &c.Fits[i]
+		}
+	}
+	if start == nil || start.Sample != SampleRuntimeStartWork || start.Fit.N != 4 || math.Abs(start.Fit.Median()-0.6) > 1e-9 {
+		t.Fatalf("runtime.start fit %+v, want 4 works of 0.6 s", start)
+	}
+	y, _ := c.MarshalYAML()
+	if !strings.Contains(string(y), "runtime: {parallelism: 1.5}") {
+		t.Errorf("profile lacks the parallelism:\n%s", y)
+	}
+	// A run without engine operations among them: raw durations, no parallelism.
+	plain := &RunSamples{Mode: "real"}
+	plain.Add(SampleRuntimeStart, 1, 2)
+	c, err = Calibrate([]string{"r", "plain"}, []*RunSamples{r, plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Parallelism != 0 || c.Fits[0].Sample != SampleRuntimeStart || c.Fits[0].Fit.N != 6 {
+		t.Errorf("mixed runs: parallelism %v, fits %+v", c.Parallelism, c.Fits)
+	}
+}
+
 func TestSamplesRoundTrip(t *testing.T) {
 	r := synthetic("real", 1)
 	r.Notes = []string{"x"}

@@ -162,6 +162,32 @@ type timedRuntime struct {
 	cluster.NodeRuntime
 	eng *sim.Engine
 	s   *results.RunSamples
+	log *engineLog
+}
+
+// engineLog keeps every container create and start of a run (all nodes), from
+// call to completion: on a shared engine their overlaps give each operation's
+// work (results.EngineWork), which kubesim calibrate fits.
+type engineLog struct {
+	ops []results.EngineOp
+}
+
+func (l *engineLog) add(kind int, t0, t1 sim.Time, err error) {
+	if err != nil {
+		kind = results.EngineOpFailed
+	}
+	l.ops = append(l.ops, results.EngineOp{Start: time.Duration(t0).Seconds(), End: time.Duration(t1).Seconds(), Kind: kind})
+}
+
+// record adds the logged operations to s, and their work at the parallelism
+// fitted to them alone (for people: kubesim calibrate fits it again over all
+// the runs it is given).
+func (l *engineLog) record(s *results.RunSamples) {
+	s.AddEngineOps(l.ops)
+	p := results.FitEngineParallelism([][]results.EngineOp{l.ops})
+	for name, w := range results.WorkSamples(l.ops, p) {
+		s.Add(name, w...)
+	}
 }
 
 func (t timedRuntime) since(name string, t0 sim.Time) {
@@ -183,6 +209,7 @@ func (t timedRuntime) PullImage(ref string, done func(error)) {
 func (t timedRuntime) CreateContainer(spec runtime.ContainerSpec, done func(string, error)) {
 	t0 := t.eng.Now()
 	t.NodeRuntime.CreateContainer(spec, func(id string, err error) {
+		t.log.add(results.EngineOpCreate, t0, t.eng.Now(), err)
 		if err == nil {
 			t.since(results.SampleRuntimeCreate, t0)
 		}
@@ -195,6 +222,7 @@ func (t timedRuntime) CreateContainer(spec runtime.ContainerSpec, done func(stri
 func (t timedRuntime) StartContainer(id string, done func(error)) {
 	t0 := t.eng.Now()
 	t.NodeRuntime.StartContainer(id, func(err error) {
+		t.log.add(results.EngineOpStart, t0, t.eng.Now(), err)
 		if err == nil {
 			t.since(results.SampleRuntimeStart, t0)
 		}
@@ -225,20 +253,22 @@ func (m timedModeled) CreateContainer(spec runtime.ContainerSpec, done func(stri
 }
 func (m timedModeled) StartContainer(id string, done func(error)) { m.t.StartContainer(id, done) }
 
-// timed wraps a runtime factory (nil: the modeled runtime) with timedRuntime.
-func timed(f cluster.NewRuntimeFunc, s *results.RunSamples) cluster.NewRuntimeFunc {
+// timed wraps a runtime factory (nil: the modeled runtime) with timedRuntime; the
+// log gets the container operations of every node.
+func timed(f cluster.NewRuntimeFunc, s *results.RunSamples) (cluster.NewRuntimeFunc, *engineLog) {
 	if f == nil {
 		f = cluster.ModeledRuntime
 	}
+	log := &engineLog{}
 	return func(c *cluster.Cluster, p *cluster.NodePart) (cluster.NodeRuntime, error) {
 		rt, err := f(c, p)
 		if err != nil {
 			return nil, err
 		}
-		t := timedRuntime{NodeRuntime: rt, eng: c.Eng, s: s}
+		t := timedRuntime{NodeRuntime: rt, eng: c.Eng, s: s, log: log}
 		if m, ok := rt.(*runtime.Modeled); ok {
 			return timedModeled{Modeled: m, t: t}, nil
 		}
 		return t, nil
-	}
+	}, log
 }

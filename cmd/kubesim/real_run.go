@@ -95,6 +95,14 @@ func (c comparable) prepare(sc *scenario.Scenario) (*scenario.Scenario, []string
 			Target: scenario.FaultTarget{Pods: d.Labels, RandomK: 1}, Params: map[string]string{"exitCode": "137"}})
 		notes = append(notes, fmt.Sprintf("the scenario has no container kill: validate injects one at %v into a pod of deployment %s (both runs)", c.killAt, d.Name))
 	}
+	// A real run's nodes share this machine's one Docker engine: the simulated
+	// twin's nodes share one daemon too (it matters with a parallelism set, as a
+	// calibration profile does).
+	shared := true
+	cp.Cluster.Runtime.SharedEngine = &shared
+	if p := cp.Cluster.Runtime.Parallelism; p != nil && *p > 0 {
+		notes = append(notes, fmt.Sprintf("simulated nodes share one container engine of parallelism %g, as the real run's nodes share one Docker engine", *p))
+	}
 	return &cp, notes, nil
 }
 
@@ -201,7 +209,8 @@ func addRunSamples(s *results.RunSamples, col *results.Collector, final results.
 func simulateComparable(sc *scenario.Scenario, seed uint64) (*modeRun, error) {
 	col := results.NewCollector(results.TraceSteps)
 	s := &results.RunSamples{Version: version, Scenario: sc.Name, Seed: seed, Mode: "simulated"}
-	opts := cluster.Options{Seed: seed, NewRuntime: timed(nil, s)}
+	newRuntime, _ := timed(nil, s)
+	opts := cluster.Options{Seed: seed, NewRuntime: newRuntime}
 	opts.NewStore = func(eng *sim.Engine, cfg etcd.Config, reg *dist.Registry) (etcd.Backend, error) {
 		st, err := etcd.New(eng, cfg, reg)
 		if err != nil {
@@ -304,7 +313,8 @@ func realRunScenario(ctx context.Context, sc *scenario.Scenario, seed uint64, rs
 	// The modeled traffic is replaced by the real load generator.
 	build := *sc
 	build.Workload.Traffic = nil
-	opts := cluster.Options{Engine: eng, NewRuntime: timed(factory, s), Dataplane: px,
+	newRuntime, engineOps := timed(factory, s)
+	opts := cluster.Options{Engine: eng, NewRuntime: newRuntime, Dataplane: px,
 		NewStore: func(*sim.Engine, etcd.Config, *dist.Registry) (etcd.Backend, error) {
 			return timedStore{store, eng, s}, nil
 		}}
@@ -421,6 +431,9 @@ func realRunScenario(ctx context.Context, sc *scenario.Scenario, seed uint64, rs
 	final.Requests = reqs
 	sum := results.Summarize(results.RunInfo{Version: version, Scenario: sc.Name, Seed: seed, End: eng.Now(), Events: eng.Fired()}, col, final)
 	addRunSamples(s, col, final)
+	// One Docker engine carried every node: its creates and starts, whose overlaps
+	// calibration factors out.
+	engineOps.record(s)
 	for name, ds := range de.Samples() {
 		key := map[string]string{docker.SampleImageInspect: results.SampleImageInspect, docker.SampleReady: results.SampleContainerReady}[name]
 		if key == "" {

@@ -113,6 +113,7 @@ type Cluster struct {
 	groupSeq  int
 	pickers   map[string]traffic.Picker
 	shared    *proxy.Shared
+	daemon    *runtime.Daemon // the nodes' one container-engine daemon (cluster.runtime.sharedEngine)
 
 	newRuntime NewRuntimeFunc // Options.NewRuntime
 }

@@ -25,6 +25,9 @@ type NodePart struct {
 	NeverReady []string
 	// Volumes are the kubelet's attach and mount latencies.
 	Volumes kubelet.VolumeConfig
+	// SharedEngine: the node's modeled runtime shares the cluster's one daemon
+	// (cluster.runtime.sharedEngine; Runtime.Parallelism is its parallelism).
+	SharedEngine bool
 }
 
 // RuntimeImages converts the scenario's images into the runtime's catalogue entries.
@@ -84,6 +87,10 @@ func nodePart(sc *scenario.Scenario, pool *scenario.NodePool, name, zone string,
 	if v := cc.Runtime.SerializeImagePulls; v != nil {
 		rcfg.SerializeImagePulls = *v
 	}
+	if v := cc.Runtime.Parallelism; v != nil {
+		rcfg.Parallelism = *v
+	}
+	shared := cc.Runtime.SharedEngine != nil && *cc.Runtime.SharedEngine
 
 	kcfg := kubelet.DefaultConfig()
 	kcfg.NodeName = name
@@ -127,7 +134,7 @@ func nodePart(sc *scenario.Scenario, pool *scenario.NodePool, name, zone string,
 	kqps, kburst := 50.0, 100 // reference §6.3
 	setFloat(&kqps, cc.Kubelet.QPS)
 	setInt(&kburst, cc.Kubelet.Burst)
-	return NodePart{Index: index, Name: name, Zone: zone, Runtime: rcfg, Kubelet: kcfg, QPS: kqps, Burst: kburst,
+	return NodePart{Index: index, Name: name, Zone: zone, Runtime: rcfg, Kubelet: kcfg, QPS: kqps, Burst: kburst, SharedEngine: shared,
 		NeverReady: never, Volumes: volumeConfig(sc)}
 }
 

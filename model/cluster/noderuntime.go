@@ -33,7 +33,18 @@ type NewRuntimeFunc func(c *Cluster, part *NodePart) (NodeRuntime, error)
 
 // ModeledRuntime is the default NewRuntimeFunc: the modeled, latency-driven Docker.
 func ModeledRuntime(c *Cluster, p *NodePart) (NodeRuntime, error) {
-	return runtime.NewModeled(c.Eng, p.Name, p.Runtime, c.Fabric, c.Registry, c.tel)
+	cfg := p.Runtime
+	if p.SharedEngine && cfg.Parallelism > 0 {
+		if c.daemon == nil {
+			d, err := runtime.NewDaemon(c.Eng, cfg.Parallelism)
+			if err != nil {
+				return nil, err
+			}
+			c.daemon = d
+		}
+		cfg.Daemon = c.daemon
+	}
+	return runtime.NewModeled(c.Eng, p.Name, cfg, c.Fabric, c.Registry, c.tel)
 }
 
 // Optional runtime capabilities, asserted where a fault or an add-on needs them.

@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kubesim/kubesim/model/dist"
 	"github.com/kubesim/kubesim/model/runtime"
+	"github.com/kubesim/kubesim/model/scenario"
 	"github.com/kubesim/kubesim/sim"
 )
 
@@ -108,5 +111,45 @@ func TestUnsupportedRuntimeFault(t *testing.T) {
 	}
 	if err := ft.CrashNode(pods[0].Node); err != nil {
 		t.Fatalf("node crash through NodeRuntime.PowerOff: %v", err)
+	}
+}
+
+// TestSharedEngineParallelism: with cluster.runtime.parallelism 1, the three nginx
+// pods on three nodes start as fast as without it when each node has its own
+// daemon, and slower when the nodes share one (cluster.runtime.sharedEngine), by
+// the three-way sharing of their overlapping creates and starts.
+func TestSharedEngineParallelism(t *testing.T) {
+	startDone := func(parallelism float64, shared bool) []sim.Time {
+		sc := nginx(t)
+		start := scenario.Dist{Spec: dist.Const(time.Second)}
+		sc.Cluster.Runtime.Start = &start
+		sc.Cluster.Runtime.Parallelism = &parallelism
+		sc.Cluster.Runtime.SharedEngine = &shared
+		rec := &recorder{}
+		c, err := Build(sc, Options{Seed: 1}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Run(sim.Time(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		var out []sim.Time
+		for _, r := range rec.recs {
+			if r.Action == "start" && strings.HasPrefix(r.Component, "docker/") {
+				out = append(out, r.Time)
+			}
+		}
+		if len(out) != 3 {
+			t.Fatalf("%d container starts, want 3", len(out))
+		}
+		return out
+	}
+	last := func(v []sim.Time) sim.Time { return slices.Max(v) }
+	none, own, shared := startDone(0, false), startDone(1, false), startDone(1, true)
+	if !slices.Equal(none, own) {
+		t.Errorf("a daemon per node of parallelism 1 changed one start per node: %v, without %v", own, none)
+	}
+	if d := last(shared) - last(none); d < sim.Time(time.Second) {
+		t.Errorf("three starts of 1 s sharing one daemon ended %v after the unshared ones, want at least 1 s later", time.Duration(d))
 	}
 }

@@ -77,6 +77,17 @@ type ModeledConfig struct {
 	SerializeImagePulls bool
 	// Usage is the CPU and memory usage model of running containers (usage.go).
 	Usage UsageConfig
+	// Parallelism, when positive, makes container creates and starts share the
+	// engine's daemon: Create and Start are then the work of one operation, and
+	// the operations in flight share Parallelism units of speed (processor
+	// sharing, daemon.go). 0 (the default) lets every operation run at full speed
+	// whatever else is in flight.
+	Parallelism float64
+	// Daemon, when set, is the daemon the engine's creates and starts share with
+	// other nodes' engines (one engine for several nodes, as in real-run mode);
+	// Parallelism is then the daemon's. Nil with Parallelism > 0: the node has its
+	// own daemon.
+	Daemon *Daemon
 }
 
 // Image names of the default catalogue.
@@ -171,6 +182,9 @@ func (c *ModeledConfig) Validate(reg *dist.Registry) error {
 			return fmt.Errorf("preloaded[%d]: empty image name", i)
 		}
 	}
+	if c.Parallelism != 0 && !(c.Parallelism >= 1 && c.Parallelism <= 1e6) {
+		return fmt.Errorf("parallelism: %g must be 0 (unlimited) or 1 to 1e6", c.Parallelism)
+	}
 	if err := c.Usage.Validate(); err != nil {
 		return err
 	}
@@ -234,6 +248,7 @@ type Modeled struct {
 	queue   []*pullJob          // serialized pulls waiting (FIFO)
 	pulling bool                // a serialized pull is running
 
+	daemon     *Daemon // nil: creates and starts never wait for one another
 	containers map[string]*container
 	seq        uint64
 	onExit     func(id string, exitCode int)
@@ -298,6 +313,10 @@ func NewModeled(eng *sim.Engine, node string, cfg ModeledConfig, fabric *network
 		start:        reg.MustNew(cfg.Start, eng.Source(pfx+"/start")),
 		stop:         reg.MustNew(cfg.Stop, eng.Source(pfx+"/stop")),
 		remove:       reg.MustNew(cfg.Remove, eng.Source(pfx+"/remove")),
+	}
+	m.daemon = cfg.Daemon
+	if m.daemon == nil && cfg.Parallelism > 0 {
+		m.daemon, _ = NewDaemon(eng, cfg.Parallelism) // Validate checked it
 	}
 	for i := range cfg.Images {
 		im := cfg.Images[i]
@@ -478,7 +497,7 @@ func (m *Modeled) CreateContainer(spec ContainerSpec, done func(id string, err e
 	ref := api.NormalizeImage(spec.Image)
 	m.seq++
 	id := fmt.Sprintf("%s-%06d", m.node, m.seq)
-	m.eng.After(m.create.Sample(), func() {
+	m.operate(m.create.Sample(), func() {
 		if err := m.downErr(); err != nil {
 			done("", err)
 			return
@@ -501,6 +520,17 @@ func (m *Modeled) CreateContainer(spec ContainerSpec, done func(id string, err e
 	})
 }
 
+// operate runs a container create or start of the given work: through the
+// daemon when the engine has one (the operation shares it with those in flight),
+// else after exactly work.
+func (m *Modeled) operate(work time.Duration, fn func()) {
+	if m.daemon != nil {
+		m.daemon.Do(work, fn)
+		return
+	}
+	m.eng.After(work, fn)
+}
+
 func podRef(s *ContainerSpec) string { return api.RefOf(api.KindPod, s.Namespace, s.PodName) }
 
 // StartContainer implements Runtime. A container whose image serves starts listening
@@ -508,7 +538,7 @@ func podRef(s *ContainerSpec) string { return api.RefOf(api.KindPod, s.Namespace
 // by itself after Exit.After.
 func (m *Modeled) StartContainer(id string, done func(error)) {
 	done = orNop(done)
-	m.eng.After(m.start.Sample(), func() {
+	m.operate(m.start.Sample(), func() {
 		c, ok := m.containers[id]
 		if !ok {
 			done(fmt.Errorf("%w: %s", ErrNoSuchContainer, id))

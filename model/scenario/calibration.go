@@ -23,6 +23,10 @@ type CalibrationProfile struct {
 	// Latencies by profile key (runtime.create, runtime.start,
 	// runtime.pullOverhead, etcd.commit, readiness, proxy.sync).
 	Latencies map[string]CalibratedLatency
+	// RuntimeParallelism, when positive, is the engine parallelism the runtime
+	// latencies were fitted with (they are the work of one operation): it sets
+	// cluster.runtime.parallelism.
+	RuntimeParallelism float64
 }
 
 // CalibratedLatency is one fitted distribution, with its number of samples and
@@ -39,6 +43,9 @@ type calProfileYAML struct {
 	Sources       []string             `yaml:"sources"`
 	ImagesPresent []string             `yaml:"imagesPresent"`
 	Latencies     map[string]yaml.Node `yaml:"latencies"`
+	Runtime       *struct {
+		Parallelism float64 `yaml:"parallelism"`
+	} `yaml:"runtime"`
 }
 
 type calLatencyYAML struct {
@@ -72,6 +79,12 @@ func ParseCalibration(file string, data []byte) (*CalibrationProfile, error) {
 		return nil, &Error{File: file, Field: "kind", Msg: fmt.Sprintf("%q: a calibration profile has kind: calibration (write one with kubesim calibrate)", y.Kind)}
 	}
 	p := &CalibrationProfile{File: file, Sources: y.Sources, ImagesPresent: y.ImagesPresent, Latencies: map[string]CalibratedLatency{}}
+	if y.Runtime != nil {
+		if !(y.Runtime.Parallelism >= 1 && y.Runtime.Parallelism <= 1e6) {
+			return nil, &Error{File: file, Field: "runtime.parallelism", Msg: fmt.Sprintf("%g: must be 1 to 1e6", y.Runtime.Parallelism)}
+		}
+		p.RuntimeParallelism = y.Runtime.Parallelism
+	}
 	keys := make([]string, 0, len(CalibrationKeys))
 	for k := range CalibrationKeys {
 		keys = append(keys, k)
@@ -114,6 +127,10 @@ func (sc *Scenario) ApplyCalibration(p *CalibrationProfile) []string {
 	set("runtime.create", func(d *Dist) { rt.Create = d })
 	set("runtime.start", func(d *Dist) { rt.Start = d })
 	set("runtime.pullOverhead", func(d *Dist) { rt.PullOverhead = d })
+	if v := p.RuntimeParallelism; v > 0 {
+		rt.Parallelism = &v
+		changed = append(changed, fmt.Sprintf("cluster.runtime.parallelism = %g", v))
+	}
 	set("etcd.commit", func(d *Dist) {
 		members := 3 // etcd.DefaultConfig
 		if m := sc.Cluster.Etcd.Members; m != nil {

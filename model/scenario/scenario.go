@@ -173,6 +173,13 @@ type Runtime struct {
 	Start               *Dist     `yaml:"start"`
 	Stop                *Dist     `yaml:"stop"`
 	SerializeImagePulls *bool     `yaml:"serializeImagePulls"`
+	// Parallelism > 0 makes creates and starts share the engine's daemon
+	// (processor sharing): create and start are then the work of one operation.
+	Parallelism *float64 `yaml:"parallelism"`
+	// SharedEngine makes every node's runtime share one daemon, as in real-run
+	// mode (one Docker engine carries every modeled node). It matters only with
+	// Parallelism > 0.
+	SharedEngine *bool `yaml:"sharedEngine"`
 }
 
 // Proxy overrides the kube-proxy model's defaults.

@@ -149,6 +149,10 @@ func TestErrors(t *testing.T) {
 			return strings.Replace(s, "cluster:\n", "cluster:\n  etcd:\n    members: 2\n", 1)
 		},
 			4, "cluster.etcd.members", "must be 1, 3 or 5"},
+		{"runtime parallelism", func(s string) string {
+			return strings.Replace(s, "cluster:\n", "cluster:\n  runtime:\n    parallelism: 0.5\n", 1)
+		},
+			4, "cluster.runtime.parallelism", "0.5: want 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,11 +225,22 @@ latencies:
 	if got := sc.Cluster.Nodes[0].Images; len(got) != 1 || got[0] != "nginx:1.27" {
 		t.Errorf("pool images %v", got)
 	}
+	if sc.Cluster.Runtime.Parallelism != nil {
+		t.Errorf("a profile without runtime.parallelism set it to %v", *sc.Cluster.Runtime.Parallelism)
+	}
+	p, err = ParseCalibration("cal.yaml", []byte("kind: calibration\nruntime: {parallelism: 1.25}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed := sc.ApplyCalibration(p); len(changed) != 1 || sc.Cluster.Runtime.Parallelism == nil || *sc.Cluster.Runtime.Parallelism != 1.25 {
+		t.Errorf("parallelism not applied: %v", changed)
+	}
 	for _, bad := range []struct{ yaml, want string }{
 		{"kind: calib\n", `kind: "calib": a calibration profile`},
 		{"kind: calibration\nlatencies:\n  runtime.crate: {dist: lognormal, median: 1ms, sigma: 1}\n", "cal.yaml:3: latencies.runtime.crate: unknown latency"},
 		{"kind: calibration\nlatencies:\n  runtime.create: {dist: uniform, median: 1ms, sigma: 1}\n", "calibration fits are lognormal"},
 		{"kind: calibration\nextra: 1\n", "extra"},
+		{"kind: calibration\nruntime: {parallelism: 0.5}\n", "runtime.parallelism: 0.5: must be 1 to 1e6"},
 	} {
 		if _, err := ParseCalibration("cal.yaml", []byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: error %v, want %q", bad.yaml, err, bad.want)

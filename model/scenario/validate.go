@@ -108,6 +108,9 @@ func (s *Scenario) validate() error {
 	add(checkDist("cluster.runtime.create", c.Runtime.Create))
 	add(checkDist("cluster.runtime.start", c.Runtime.Start))
 	add(checkDist("cluster.runtime.stop", c.Runtime.Stop))
+	if p := c.Runtime.Parallelism; p != nil && *p != 0 && !(*p >= 1 && *p <= 1e6) {
+		add(s.errAt("cluster.runtime.parallelism", "%g: want 0 (every create and start at full speed) or 1 to 1e6 operations' worth of speed shared", *p))
+	}
 	if m := c.Proxy.Mode; m != nil && *m != "iptables" && *m != "ipvs" && *m != "nftables" {
 		add(s.errAt("cluster.proxy.mode", "unknown mode %q (known: iptables, ipvs, nftables)", *m))
 	}
