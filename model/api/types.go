@@ -1441,9 +1441,24 @@ func (c *PriorityClass) DeepCopyObject() Object {
 type JobSpec struct {
 	Completions  int32 // pods that must succeed (default 1)
 	Parallelism  int32 // pods running at once (default 1)
-	BackoffLimit int32 // failed pods before the Job fails (default 6)
+	// BackoffLimit is the failed pods (or, with restartPolicy OnFailure, the
+	// container restarts) before the Job fails; nil is defaulted to 6 by the
+	// apiserver (pkg/apis/batch/v1/defaults.go), and 0 means no retry at all.
+	BackoffLimit *int32
 	Template     PodTemplateSpec
 }
+
+// Backoff returns the Job's backoffLimit, 6 when unset (as the apiserver
+// defaults it).
+func (s *JobSpec) Backoff() int32 {
+	if s.BackoffLimit == nil {
+		return DefaultJobBackoffLimit
+	}
+	return *s.BackoffLimit
+}
+
+// DefaultJobBackoffLimit is batch/v1's default backoffLimit.
+const DefaultJobBackoffLimit int32 = 6
 
 // JobStatus is a Job's observed state.
 type JobStatus struct {
@@ -1466,6 +1481,10 @@ func (j *Job) DeepCopyObject() Object {
 	out := new(Job)
 	j.ObjectMeta.deepCopyInto(&out.ObjectMeta)
 	out.Spec = j.Spec
+	if j.Spec.BackoffLimit != nil {
+		b := *j.Spec.BackoffLimit
+		out.Spec.BackoffLimit = &b
+	}
 	j.Spec.Template.deepCopyInto(&out.Spec.Template)
 	out.Status = j.Status
 	if j.Status.StartTime != nil {

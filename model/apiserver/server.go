@@ -339,8 +339,11 @@ func (s *Server) prepareCreate(obj api.Object) error {
 		if o.Spec.Parallelism == 0 {
 			o.Spec.Parallelism = 1
 		}
-		if o.Spec.BackoffLimit == 0 {
-			o.Spec.BackoffLimit = 6 // pkg/apis/batch/v1/defaults.go
+		if o.Spec.BackoffLimit == nil {
+			b := api.DefaultJobBackoffLimit // pkg/apis/batch/v1/defaults.go
+			o.Spec.BackoffLimit = &b
+		} else if *o.Spec.BackoffLimit < 0 {
+			return errorf(ReasonInvalid, "%s: spec.backoffLimit must not be negative", api.Ref(o))
 		}
 		if o.Spec.Template.Spec.RestartPolicy == api.RestartAlways {
 			o.Spec.Template.Spec.RestartPolicy = api.RestartNever // a Job's pods may not restart Always

@@ -322,7 +322,7 @@ func (c *converter) job(j *batchv1.Job) (api.Object, error) {
 	default:
 		return nil, c.errf("spec.template.spec.restartPolicy", "a Job's pods need restartPolicy Never or OnFailure, got %q", tmpl.Spec.RestartPolicy)
 	}
-	out := &api.Job{ObjectMeta: meta, Spec: api.JobSpec{Completions: 1, Parallelism: 1, BackoffLimit: 6, Template: tmpl}}
+	out := &api.Job{ObjectMeta: meta, Spec: api.JobSpec{Completions: 1, Parallelism: 1, Template: tmpl}}
 	if v := s.Completions; v != nil {
 		if *v < 1 {
 			return nil, c.errf("spec.completions", "must be at least 1 in kubesim, got %d", *v)
@@ -339,11 +339,8 @@ func (c *converter) job(j *batchv1.Job) (api.Object, error) {
 		if *v < 0 {
 			return nil, c.errf("spec.backoffLimit", "must not be negative")
 		}
-		out.Spec.BackoffLimit = *v
-		if *v == 0 {
-			// api.JobSpec cannot tell 0 from unset: the apiserver defaults it to 6.
-			c.warn("spec.backoffLimit", "backoffLimit 0 becomes kubesim's default 6 (a failed pod is retried)")
-		}
+		b := *v
+		out.Spec.BackoffLimit = &b
 	}
 	c.warnNoRunDuration(tmpl, "spec.template.metadata.annotations", "the Job never completes")
 	return out, nil

@@ -77,7 +77,7 @@ func TestRealisticManifests(t *testing.T) {
 		t.Errorf("service %+v", svc.Spec)
 	}
 	job := s.Objects[3].Obj.(*api.Job)
-	if job.Namespace != "default" || job.Spec.Completions != 6 || job.Spec.Parallelism != 2 || job.Spec.BackoffLimit != 2 {
+	if job.Namespace != "default" || job.Spec.Completions != 6 || job.Spec.Parallelism != 2 || job.Spec.Backoff() != 2 {
 		t.Errorf("job %+v", job.Spec)
 	}
 	jc := job.Spec.Template.Spec.Containers[0]

@@ -231,7 +231,7 @@ func (g *Synthetic) object(n int) api.Object {
 	name := fmt.Sprintf("%s-%d", g.cfg.Name, n)
 	if g.cfg.Kind == SyntheticJobs {
 		return &api.Job{ObjectMeta: api.ObjectMeta{Name: name, Namespace: g.cfg.Namespace, Labels: t.Labels},
-			Spec: api.JobSpec{Completions: 1, Parallelism: 1, BackoffLimit: 6, Template: t}}
+			Spec: api.JobSpec{Completions: 1, Parallelism: 1, Template: t}}
 	}
 	return &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: g.cfg.Namespace, Labels: t.Labels}, Spec: t.Spec}
 }

@@ -303,17 +303,19 @@ func (c *Controller) sync(key string) {
 	act := active(st)
 	// Failure: failed > backoffLimit, or OnFailure restarts reach it.
 	why := ""
-	if st.failed > j.Spec.BackoffLimit {
-		why = fmt.Sprintf("%d failed pods > backoffLimit %d", st.failed, j.Spec.BackoffLimit)
-	} else if j.Spec.Template.Spec.RestartPolicy == api.RestartOnFailure && j.Spec.BackoffLimit >= 0 {
+	limit := j.Spec.Backoff()
+	if st.failed > limit {
+		why = fmt.Sprintf("%d failed pods > backoffLimit %d", st.failed, limit)
+	} else if j.Spec.Template.Spec.RestartPolicy == api.RestartOnFailure {
 		var restarts int32
 		for _, p := range act {
 			for _, cs := range p.Status.ContainerStatuses {
 				restarts += cs.RestartCount
 			}
 		}
-		if restarts > 0 && restarts >= j.Spec.BackoffLimit {
-			why = fmt.Sprintf("%d container restarts of active pods >= backoffLimit %d (restartPolicy OnFailure)", restarts, j.Spec.BackoffLimit)
+		// pastBackoffLimitOnFailure: with backoffLimit 0 any restart fails the Job.
+		if restarts > 0 && restarts >= limit {
+			why = fmt.Sprintf("%d container restarts of active pods >= backoffLimit %d (restartPolicy OnFailure)", restarts, limit)
 		}
 	}
 	if why != "" {

@@ -91,7 +91,7 @@ func (s *stack) finish(t *testing.T, p *api.Pod, phase api.PodPhase) {
 
 func newJob(name string, completions, parallelism, backoff int32) *api.Job {
 	return &api.Job{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"},
-		Spec: api.JobSpec{Completions: completions, Parallelism: parallelism, BackoffLimit: backoff,
+		Spec: api.JobSpec{Completions: completions, Parallelism: parallelism, BackoffLimit: &backoff,
 			Template: api.PodTemplateSpec{Labels: map[string]string{"app": name},
 				Spec: api.PodSpec{RestartPolicy: api.RestartNever, Containers: []api.Container{{Name: "c", Image: "busybox"}}}}}}
 }
@@ -129,6 +129,18 @@ func TestJobCompletions(t *testing.T) {
 	}
 }
 
+// An unset backoffLimit is defaulted to 6 by the apiserver, as upstream.
+func TestJobBackoffLimitDefault(t *testing.T) {
+	s := newStack(t)
+	j := newJob("defaulted", 1, 1, 0)
+	j.Spec.BackoffLimit = nil
+	s.admin.Create(j, nil)
+	s.run(time.Second)
+	if got := s.job(t, "defaulted").Spec.BackoffLimit; got == nil || *got != 6 {
+		t.Errorf("stored backoffLimit %v, want 6", got)
+	}
+}
+
 func TestJobBackoffLimit(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -138,6 +150,8 @@ func TestJobBackoffLimit(t *testing.T) {
 	}{
 		{"within limit", 2, 2, false},
 		{"exceeds limit", 1, 2, true},
+		// backoffLimit 0 is kept (not defaulted to 6): the first failure fails it.
+		{"backoffLimit 0", 0, 1, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
