@@ -1439,8 +1439,8 @@ func (c *PriorityClass) DeepCopyObject() Object {
 
 // JobSpec is a batch/v1 Job's desired state.
 type JobSpec struct {
-	Completions  int32 // pods that must succeed (default 1)
-	Parallelism  int32 // pods running at once (default 1)
+	Completions int32 // pods that must succeed (default 1)
+	Parallelism int32 // pods running at once (default 1)
 	// BackoffLimit is the failed pods (or, with restartPolicy OnFailure, the
 	// container restarts) before the Job fails; nil is defaulted to 6 by the
 	// apiserver (pkg/apis/batch/v1/defaults.go), and 0 means no retry at all.
