@@ -141,7 +141,7 @@ func (k *Kubelet) buildStatus(ps *podState) api.PodStatus {
 	ps.setCond(api.PodContainersReady, boolStatus(ready), reason, now)
 	ps.setCond(api.PodReady, boolStatus(ready), reason, now)
 
-	st.Conditions = foreignConds(ps.pod, len(ps.conds)+1)
+	st.Conditions = foreignConds(ps.pod, len(ps.conds))
 	if len(st.Conditions) == 0 {
 		// The kubelet reports PodScheduled=True for a pod it runs (also one created
 		// with spec.nodeName, which no scheduler bound).
@@ -184,20 +184,34 @@ func (k *Kubelet) buildStatus(ps *podState) api.PodStatus {
 }
 
 // foreignConds returns the pod's conditions the kubelet does not own, in a new
-// slice with room for extra more (the kubelet's own, appended by the caller).
+// slice with room for extra more (the kubelet's own, appended by the caller), or
+// nil when there is none.
 func foreignConds(p *api.Pod, extra int) []api.PodCondition {
-	var out []api.PodCondition
+	n := 0
+	for i := range p.Status.Conditions {
+		if !kubeletCond(p.Status.Conditions[i].Type) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]api.PodCondition, 0, n+extra)
 	for _, c := range p.Status.Conditions {
-		switch c.Type {
-		case api.PodReadyToStartContainers, api.PodInitialized, api.PodContainersReady, api.PodReady:
-		default:
-			if out == nil { // nil when there is none, as before
-				out = make([]api.PodCondition, 0, len(p.Status.Conditions)+extra)
-			}
+		if !kubeletCond(c.Type) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// kubeletCond reports whether the kubelet owns conditions of type t.
+func kubeletCond(t api.PodConditionType) bool {
+	switch t {
+	case api.PodReadyToStartContainers, api.PodInitialized, api.PodContainersReady, api.PodReady:
+		return true
+	}
+	return false
 }
 
 func boolStatus(b bool) api.ConditionStatus {
