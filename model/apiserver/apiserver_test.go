@@ -357,6 +357,23 @@ func TestInformerCacheAndOwnerIndex(t *testing.T) {
 	if len(owned) != 1 || owned[0].(*api.Pod).Spec.NodeName != "n1" {
 		t.Fatalf("owner index: %v", owned)
 	}
+	// Adopted by another controller, then orphaned: the index follows.
+	moved := *owned[0].(*api.Pod)
+	moved.ResourceVersion = 0
+	moved.OwnerReferences = []api.OwnerReference{{Kind: api.KindReplicaSet, Name: "rs2", UID: "rs2-uid", Controller: true}}
+	c.Update(&moved, nil)
+	eng.RunUntil(eng.Now() + sim.Time(time.Second))
+	if a, b := inf.ByOwner("rs-uid"), inf.ByOwner("rs2-uid"); len(a) != 0 || len(b) != 1 {
+		t.Fatalf("after adoption: old owner %v, new owner %v", a, b)
+	}
+	orphan := *inf.ByOwner("rs2-uid")[0].(*api.Pod)
+	orphan.ResourceVersion = 0
+	orphan.OwnerReferences = nil
+	c.Update(&orphan, nil)
+	eng.RunUntil(eng.Now() + sim.Time(time.Second))
+	if b := inf.ByOwner("rs2-uid"); len(b) != 0 {
+		t.Fatalf("after orphaning: owner still has %v", b)
+	}
 }
 
 func TestCompactionRuns(t *testing.T) {
