@@ -387,3 +387,24 @@ func TestCompactionRuns(t *testing.T) {
 		t.Fatal("no compaction after two intervals")
 	}
 }
+
+// TestWatchKeyFromEtcdKey checks that the key taken from an object's etcd key is
+// the namespace/name informers use, for namespaced and cluster-scoped objects, and
+// that a key of another form falls back to building it.
+func TestWatchKeyFromEtcdKey(t *testing.T) {
+	p := pod("web-1", "", nil)
+	p.Namespace = "shop"
+	n := &api.Node{ObjectMeta: api.ObjectMeta{Name: "node-7"}}
+	for _, tc := range []struct {
+		kind api.Kind
+		o    api.Object
+	}{{api.KindPod, p}, {api.KindNode, n}} {
+		m := tc.o.Meta()
+		if got, want := watchKey(tc.kind, api.Key(tc.kind, m.Namespace, m.Name), tc.o), key(tc.o); got != want {
+			t.Errorf("%v: key %q, want %q", tc.kind, got, want)
+		}
+		if got, want := watchKey(tc.kind, "/elsewhere/"+m.Name, tc.o), key(tc.o); got != want {
+			t.Errorf("%v, unexpected etcd key: %q, want %q", tc.kind, got, want)
+		}
+	}
+}
