@@ -357,6 +357,23 @@ func TestInformerCacheAndOwnerIndex(t *testing.T) {
 	if len(owned) != 1 || owned[0].(*api.Pod).Spec.NodeName != "n1" {
 		t.Fatalf("owner index: %v", owned)
 	}
+	// Adopted by another controller, then orphaned: the index follows.
+	moved := *owned[0].(*api.Pod)
+	moved.ResourceVersion = 0
+	moved.OwnerReferences = []api.OwnerReference{{Kind: api.KindReplicaSet, Name: "rs2", UID: "rs2-uid", Controller: true}}
+	c.Update(&moved, nil)
+	eng.RunUntil(eng.Now() + sim.Time(time.Second))
+	if a, b := inf.ByOwner("rs-uid"), inf.ByOwner("rs2-uid"); len(a) != 0 || len(b) != 1 {
+		t.Fatalf("after adoption: old owner %v, new owner %v", a, b)
+	}
+	orphan := *inf.ByOwner("rs2-uid")[0].(*api.Pod)
+	orphan.ResourceVersion = 0
+	orphan.OwnerReferences = nil
+	c.Update(&orphan, nil)
+	eng.RunUntil(eng.Now() + sim.Time(time.Second))
+	if b := inf.ByOwner("rs2-uid"); len(b) != 0 {
+		t.Fatalf("after orphaning: owner still has %v", b)
+	}
 }
 
 func TestCompactionRuns(t *testing.T) {
@@ -368,5 +385,26 @@ func TestCompactionRuns(t *testing.T) {
 	eng.RunUntil(sim.Time(11 * time.Minute))
 	if srv.Store().CompactRevision() == 0 {
 		t.Fatal("no compaction after two intervals")
+	}
+}
+
+// TestWatchKeyFromEtcdKey checks that the key taken from an object's etcd key is
+// the namespace/name informers use, for namespaced and cluster-scoped objects, and
+// that a key of another form falls back to building it.
+func TestWatchKeyFromEtcdKey(t *testing.T) {
+	p := pod("web-1", "", nil)
+	p.Namespace = "shop"
+	n := &api.Node{ObjectMeta: api.ObjectMeta{Name: "node-7"}}
+	for _, tc := range []struct {
+		kind api.Kind
+		o    api.Object
+	}{{api.KindPod, p}, {api.KindNode, n}} {
+		m := tc.o.Meta()
+		if got, want := watchKey(tc.kind, api.Key(tc.kind, m.Namespace, m.Name), tc.o), key(tc.o); got != want {
+			t.Errorf("%v: key %q, want %q", tc.kind, got, want)
+		}
+		if got, want := watchKey(tc.kind, "/elsewhere/"+m.Name, tc.o), key(tc.o); got != want {
+			t.Errorf("%v, unexpected etcd key: %q, want %q", tc.kind, got, want)
+		}
 	}
 }

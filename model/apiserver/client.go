@@ -55,13 +55,10 @@ type DeleteOptions struct {
 func (c *Client) send(class int, fail func(error), fn func(finish func(func()))) {
 	s := c.srv
 	sent := s.eng.Now()
-	timeout := func() {
-		s.eng.At(max(s.eng.Now(), sent.Add(s.cfg.DialTimeout)), func() { fail(c.connectionError()) })
-	}
 	at := c.limiter.reserve(sent).Add(s.reqLat.Sample())
 	s.eng.At(at, func() {
 		if s.isPartitioned(c.name) {
-			timeout()
+			c.timeout(sent, fail)
 			return
 		}
 		s.requests++
@@ -70,7 +67,7 @@ func (c *Client) send(class int, fail func(error), fn func(finish func(func())))
 				s.release(class)
 				s.eng.After(s.reqLat.Sample(), func() {
 					if s.isPartitioned(c.name) {
-						timeout()
+						c.timeout(sent, fail)
 						return
 					}
 					reply()
@@ -78,6 +75,13 @@ func (c *Client) send(class int, fail func(error), fn func(finish func(func())))
 			})
 		})
 	})
+}
+
+// timeout fails a request sent at sent with a connection error DialTimeout after it
+// was sent (at once if that time has passed).
+func (c *Client) timeout(sent sim.Time, fail func(error)) {
+	s := c.srv
+	s.eng.At(max(s.eng.Now(), sent.Add(s.cfg.DialTimeout)), func() { fail(c.connectionError()) })
 }
 
 // connectionError is what a partitioned client's requests fail with.

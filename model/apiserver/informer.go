@@ -83,10 +83,14 @@ func (inf *Informer) handle(ev WatchEvent) {
 		old, existed := inf.items[k]
 		inf.items[k] = ev.Object
 		if inf.indexOwn {
-			if existed {
-				inf.unindex(k, old)
+			if uid, same := sameOwner(old, ev.Object, existed); same && inf.byOwner[uid] != nil {
+				inf.byOwner[uid][k] = ev.Object // same owner: the entry is replaced in place
+			} else {
+				if existed {
+					inf.unindex(k, old)
+				}
+				inf.index(k, ev.Object)
 			}
-			inf.index(k, ev.Object)
 		}
 		for _, h := range inf.handlers {
 			if existed {
@@ -112,6 +116,20 @@ func (inf *Informer) handle(ev WatchEvent) {
 			}
 		}
 	}
+}
+
+// sameOwner reports whether a new version of a known object has the controller
+// of the old one (uid): the owner index then keeps the entry and only the object
+// changes.
+func sameOwner(old, cur api.Object, existed bool) (uid api.UID, same bool) {
+	if !existed {
+		return "", false
+	}
+	ra, rb := old.Meta().ControllerRef(), cur.Meta().ControllerRef()
+	if ra == nil || rb == nil || ra.UID != rb.UID {
+		return "", false
+	}
+	return ra.UID, true
 }
 
 func (inf *Informer) index(k string, o api.Object) {

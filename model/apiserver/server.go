@@ -496,7 +496,7 @@ func (s *Server) onEtcdEvent(kind api.Kind, ev etcd.Event) {
 	}
 	at := max(s.eng.Now().Add(s.watchLat.Sample()), s.lastDispatch[kind])
 	s.lastDispatch[kind] = at
-	d := &dispatch{srv: s, kind: kind, obj: obj, old: old, rev: ev.KV.ModRevision}
+	d := &dispatch{srv: s, kind: kind, obj: obj, old: old, rev: ev.KV.ModRevision, key: watchKey(kind, ev.KV.Key, pick(obj, old))}
 	s.eng.Schedule(at, d, 0, 0, nil)
 }
 
@@ -505,12 +505,39 @@ type dispatch struct {
 	kind     api.Kind
 	obj, old api.Object
 	rev      int64
+	key      string // the object's namespace/name, as informers key it
+}
+
+// watchKey returns the namespace/name key informers use for an object (key), taken
+// from its etcd key instead of built anew: "/registry/<resource>/<ns>/<name>"
+// ends with "<ns>/<name>", and "/registry/<resource>/<name>" of an object without
+// a namespace with "/<name>".
+// It is checked against the object's namespace and name (no allocation), and
+// built from them should a key ever not have that form.
+func watchKey(kind api.Kind, etcdKey string, o api.Object) string {
+	m := o.Meta()
+	p := len("/registry/") + len(kind.Resource()) + 1
+	if m.Namespace == "" {
+		p--
+	}
+	if i := p + len(m.Namespace); p >= 0 && i < len(etcdKey) && etcdKey[p:i] == m.Namespace &&
+		etcdKey[i] == '/' && etcdKey[i+1:] == m.Name {
+		return etcdKey[p:]
+	}
+	return key(o)
+}
+
+func pick(obj, old api.Object) api.Object {
+	if obj != nil {
+		return obj
+	}
+	return old
 }
 
 // Handle delivers the change; watches that cannot receive it (the apiserver is down
 // or their client partitioned) note that they missed it (Watch.deliver).
 func (d *dispatch) Handle(*sim.Event) {
-	d.srv.watches[d.kind].dispatch(d.obj, d.old, d.rev)
+	d.srv.watches[d.kind].dispatch(d.obj, d.old, d.rev, d.key)
 }
 
 // tokenBucket is client-go's token-bucket rate limiter in virtual time: it

@@ -189,16 +189,11 @@ func removeWatch(l []*Watch, w *Watch) []*Watch {
 }
 
 // dispatch delivers one change to every watch that can match it. obj is nil for a
-// deletion; old is nil for a creation.
-func (x *watchIndex) dispatch(obj, old api.Object, rev int64) {
-	// The object's key is the same in every watch's event (old and new states share
-	// namespace and name): computed once here instead of per watch and informer.
-	k := ""
-	if obj != nil {
-		k = key(obj)
-	} else if old != nil {
-		k = key(old)
-	}
+// deletion; old is nil for a creation; k is the object's namespace/name (key).
+func (x *watchIndex) dispatch(obj, old api.Object, rev int64, k string) {
+	// The object's key k is the same in every watch's event (old and new states
+	// share namespace and name): computed once per change, not per watch and
+	// informer.
 	for _, w := range x.all {
 		w.deliver(obj, old, rev, k)
 	}

@@ -92,6 +92,15 @@ func (inv *invariants) onEvent(ev etcd.Event) {
 			delete(inv.alloc, o.Name)
 		}
 	case *api.Pod:
+		if op, ok := old.(*api.Pod); ok && obj != nil && sameAccounting(op, o) {
+			// A new version on the same node with the same requests and terminal
+			// state (a status write): the node's sums and the pod's binding are
+			// unchanged, the node is checked as the general path would.
+			if o.Spec.NodeName != "" {
+				inv.checkNode(string(o.Spec.NodeName))
+			}
+			return
+		}
 		key := o.Namespace + "/" + o.Name
 		if old != nil {
 			inv.account(old.(*api.Pod), -1)
@@ -112,6 +121,19 @@ func (inv *invariants) onEvent(ev etcd.Event) {
 			delete(inv.boundTo, key)
 		}
 	}
+}
+
+// sameAccounting reports whether two versions of a pod count alike in the node
+// sums and the one-node rule: same UID and node, same terminal state, and the same
+// containers (shared, as stored objects share their spec: requests unchanged).
+func sameAccounting(old, cur *api.Pod) bool {
+	return old.UID == cur.UID && old.Spec.NodeName == cur.Spec.NodeName && old.IsTerminal() == cur.IsTerminal() &&
+		sameSlice(old.Spec.Containers, cur.Spec.Containers) && sameSlice(old.Spec.InitContainers, cur.Spec.InitContainers)
+}
+
+// sameSlice reports whether two slices are the same elements of the same array.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func pick(obj, old api.Object) api.Object {

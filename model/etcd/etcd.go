@@ -173,7 +173,7 @@ type Store struct {
 	mutated     error          // the first change in place found
 	rev         int64
 	compactRev  int64
-	history     []Event // events with revision > compactRev, in revision order
+	history     history // events with revision > compactRev, in revision order
 	watchers    []*Watcher
 	lastCommit  sim.Time
 	available   bool
@@ -337,11 +337,10 @@ func (s *Store) apply(op Op) Result {
 			s.verify(op.Key, cur)
 		}
 	}
-	var prev *KeyValue
-	if cur != nil {
-		c := *cur
-		prev = &c
-	}
+	// A stored KeyValue is never changed after it is stored (a write stores a new
+	// one), so the previous state is shared with the event and the result rather
+	// than copied (one allocation less per write).
+	prev := cur
 	switch {
 	case op.MustNotExist && cur != nil:
 		return Result{Err: ErrKeyExists, Revision: s.rev, Prev: prev}
@@ -372,7 +371,7 @@ func (s *Store) apply(op Op) Result {
 		delete(s.snaps, op.Key)
 		ev = Event{Type: Delete, KV: KeyValue{Key: op.Key, ModRevision: s.rev}, PrevKV: prev}
 	}
-	s.history = append(s.history, ev)
+	s.history.add(ev)
 	for _, w := range s.watchers {
 		if !w.stopped && strings.HasPrefix(op.Key, w.prefix) {
 			w.fn(ev)
@@ -423,10 +422,9 @@ func (s *Store) Watch(prefix string, fromRev int64, fn func(Event)) (*Watcher, e
 	}
 	w := &Watcher{prefix: prefix, fn: fn}
 	if fromRev != 0 {
-		i := sort.Search(len(s.history), func(i int) bool { return s.history[i].KV.ModRevision >= fromRev })
-		for _, ev := range s.history[i:] {
-			if strings.HasPrefix(ev.KV.Key, prefix) {
-				fn(ev)
+		for i, n := s.history.search(fromRev), s.history.len(); i < n; i++ {
+			if ev := s.history.at(i); strings.HasPrefix(ev.KV.Key, prefix) {
+				fn(*ev)
 			}
 		}
 	}
@@ -442,11 +440,62 @@ func (s *Store) Compact(rev int64) error {
 	if rev > s.rev {
 		return fmt.Errorf("compact to %d: revision is in the future (current %d)", rev, s.rev)
 	}
-	i := sort.Search(len(s.history), func(i int) bool { return s.history[i].KV.ModRevision > rev })
-	s.history = append(s.history[:0:0], s.history[i:]...)
+	s.history.dropBefore(s.history.search(rev + 1))
 	s.compactRev = rev
 	return nil
 }
 
 // HistoryLen returns the number of events kept in history.
-func (s *Store) HistoryLen() int { return len(s.history) }
+func (s *Store) HistoryLen() int { return s.history.len() }
+
+// historyChunk is the number of events per block of history.
+const historyChunk = 1024
+
+// history is the store's event log in revision order, kept in fixed-size blocks: a
+// long run appends hundreds of thousands of events, and one growing slice would
+// copy all of them at every doubling (and hold both copies meanwhile). Compaction
+// drops whole blocks and clears the dropped events of the first one, so their
+// values can be freed.
+type history struct {
+	chunks [][]Event
+	head   int // events dropped from chunks[0]
+	n      int // events kept
+}
+
+func (h *history) len() int { return h.n }
+
+func (h *history) add(ev Event) {
+	if l := len(h.chunks); l == 0 || len(h.chunks[l-1]) == historyChunk {
+		h.chunks = append(h.chunks, make([]Event, 0, historyChunk))
+	}
+	last := &h.chunks[len(h.chunks)-1]
+	*last = append(*last, ev)
+	h.n++
+}
+
+// at returns the i-th kept event (0 = oldest).
+func (h *history) at(i int) *Event {
+	i += h.head
+	return &h.chunks[i/historyChunk][i%historyChunk]
+}
+
+// search returns the index of the first kept event with a revision >= rev (len
+// when there is none).
+func (h *history) search(rev int64) int {
+	return sort.Search(h.n, func(i int) bool { return h.at(i).KV.ModRevision >= rev })
+}
+
+// dropBefore forgets the first i kept events.
+func (h *history) dropBefore(i int) {
+	if i <= 0 {
+		return
+	}
+	end := h.head + i
+	full := end / historyChunk
+	h.chunks = slices.Delete(h.chunks, 0, full) // clears the vacated blocks
+	h.head = end % historyChunk
+	if len(h.chunks) > 0 {
+		clear(h.chunks[0][:h.head])
+	}
+	h.n -= i
+}

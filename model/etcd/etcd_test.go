@@ -205,3 +205,46 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatal("unknown distribution accepted")
 	}
 }
+
+// TestHistoryAcrossBlocks replays and compacts a history longer than several of
+// its blocks: every event above the compacted revision is replayed once, in order,
+// and the length follows the compactions.
+func TestHistoryAcrossBlocks(t *testing.T) {
+	eng, s := newStore(t, 1)
+	const n = 3*historyChunk + 17
+	for i := 0; i < n; i++ {
+		s.Apply(Op{Type: Put, Key: "/p/a", Value: i})
+	}
+	eng.Run()
+	check := func(from int64) {
+		t.Helper()
+		next := from
+		if _, err := s.Watch("/p/", from, func(ev Event) {
+			if ev.KV.ModRevision != next {
+				t.Fatalf("from %d: event at revision %d, want %d", from, ev.KV.ModRevision, next)
+			}
+			if next > 2 && (ev.PrevKV == nil || ev.PrevKV.ModRevision != next-1) {
+				t.Fatalf("from %d: event at %d has prev %+v", from, next, ev.PrevKV)
+			}
+			next++
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if next != s.Revision()+1 {
+			t.Fatalf("from %d: replay ended at %d, want %d", from, next, s.Revision()+1)
+		}
+	}
+	check(2)
+	check(historyChunk + 5)
+	for _, rev := range []int64{10, historyChunk - 1, historyChunk + 1, 2*historyChunk + 3, int64(n)} {
+		if err := s.Compact(rev); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := s.HistoryLen(), int(s.Revision()-rev); got != want {
+			t.Fatalf("after compacting to %d: %d events kept, want %d", rev, got, want)
+		}
+		check(rev + 1)
+	}
+	s.Apply(Op{Type: Put, Key: "/p/a", Value: -1})
+	check(int64(n) + 1)
+}

@@ -34,6 +34,7 @@ type Kubelet struct {
 	client     *apiserver.Client // step 0: heartbeats, deletions, later status writes
 	regClient  *apiserver.Client // step 1: registration
 	podClient  *apiserver.Client // step 5: pod status during startup
+	spareReqs  []*api.Pod        // status-request pods not in use (flushStatus)
 	rt         runtime.Runtime
 	prober     runtime.Prober // nil when the runtime cannot probe
 	cfg        Config

@@ -115,13 +115,17 @@ func (k *Kubelet) onPodAdd(obj api.Object) {
 	}
 	ps := &podState{pod: p, uid: p.UID, rv: p.ResourceVersion, ref: api.Ref(p)}
 	k.pods[p.UID] = ps
-	how := fmt.Sprintf("it was created with spec.nodeName=%s, so no scheduler was involved", k.cfg.NodeName)
-	if c := p.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionTrue {
-		how = fmt.Sprintf("the scheduler's binding set spec.nodeName=%s, so the pod now matches the watch", k.cfg.NodeName)
+	if sim.WantsDetail(k.tel, 4) { // the detail's parts are built only when kept
+		how := fmt.Sprintf("it was created with spec.nodeName=%s, so no scheduler was involved", k.cfg.NodeName)
+		if c := p.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionTrue {
+			how = fmt.Sprintf("the scheduler's binding set spec.nodeName=%s, so the pod now matches the watch", k.cfg.NodeName)
+		}
+		k.tracef(4, "observe", ps.ref,
+			"learned of pod %s/%s through its watch on the apiserver (pods with fieldSelector spec.nodeName=%s; event ADDED): %s. The apiserver does not call the kubelet: the kubelet pulls its work from the watch",
+			p.Namespace, p.Name, k.cfg.NodeName, how)
+	} else {
+		k.tracef(4, "observe", ps.ref, "")
 	}
-	k.tracef(4, "observe", ps.ref,
-		"learned of pod %s/%s through its watch on the apiserver (pods with fieldSelector spec.nodeName=%s; event ADDED): %s. The apiserver does not call the kubelet: the kubelet pulls its work from the watch",
-		p.Namespace, p.Name, k.cfg.NodeName, how)
 	if p.DeletionTimestamp != nil {
 		k.terminate(ps)
 		return
@@ -208,10 +212,14 @@ func (k *Kubelet) admit(ps *podState) {
 			ps.ctrs = append(ps.ctrs, c)
 		}
 	}
-	k.tracef(4, "admit", ps.ref,
-		"admitted the pod: requests cpu=%s memory=%s fit allocatable cpu=%s memory=%s (now %d/%d pods, cpu %s and memory %s requested)",
-		fmtCPU(req.MilliCPU), fmtMem(req.Memory), fmtCPU(k.alloc.MilliCPU), fmtMem(k.alloc.Memory),
-		k.used.Pods, k.alloc.Pods, fmtCPU(k.used.MilliCPU), fmtMem(k.used.Memory))
+	if sim.WantsDetail(k.tel, 4) { // the detail's parts are built only when kept
+		k.tracef(4, "admit", ps.ref,
+			"admitted the pod: requests cpu=%s memory=%s fit allocatable cpu=%s memory=%s (now %d/%d pods, cpu %s and memory %s requested)",
+			fmtCPU(req.MilliCPU), fmtMem(req.Memory), fmtCPU(k.alloc.MilliCPU), fmtMem(k.alloc.Memory),
+			k.used.Pods, k.alloc.Pods, fmtCPU(k.used.MilliCPU), fmtMem(k.used.Memory))
+	} else {
+		k.tracef(4, "admit", ps.ref, "")
+	}
 	k.eng.After(k.syncLat.Sample(), func() { k.syncPod(ps) })
 }
 

@@ -104,6 +104,9 @@ func (ps *podState) setCond(t api.PodConditionType, s api.ConditionStatus, reaso
 			return
 		}
 	}
+	if ps.conds == nil {
+		ps.conds = make([]api.PodCondition, 0, 4) // the kubelet sets four conditions
+	}
 	ps.conds = append(ps.conds, api.PodCondition{Type: t, Status: s, Reason: reason, LastTransitionTime: now})
 }
 
@@ -117,7 +120,7 @@ func (k *Kubelet) buildStatus(ps *podState) api.PodStatus {
 	st.Phase = ps.phase()
 	if ps.rejected {
 		st.Reason, st.Message = ps.reason, ps.message
-		st.Conditions = foreignConds(ps.pod)
+		st.Conditions = foreignConds(ps.pod, 0)
 		return st
 	}
 	terminal := st.Phase == api.PodSucceeded || st.Phase == api.PodFailed
@@ -138,11 +141,11 @@ func (k *Kubelet) buildStatus(ps *podState) api.PodStatus {
 	ps.setCond(api.PodContainersReady, boolStatus(ready), reason, now)
 	ps.setCond(api.PodReady, boolStatus(ready), reason, now)
 
-	st.Conditions = foreignConds(ps.pod)
+	st.Conditions = foreignConds(ps.pod, len(ps.conds))
 	if len(st.Conditions) == 0 {
 		// The kubelet reports PodScheduled=True for a pod it runs (also one created
 		// with spec.nodeName, which no scheduler bound).
-		st.Conditions = append(st.Conditions, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: ps.pod.CreationTimestamp})
+		st.Conditions = append(make([]api.PodCondition, 0, len(ps.conds)+1), api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: ps.pod.CreationTimestamp})
 	}
 	st.Conditions = append(st.Conditions, ps.conds...)
 	st.HostIP = k.cfg.Address
@@ -180,16 +183,35 @@ func (k *Kubelet) buildStatus(ps *podState) api.PodStatus {
 	return st
 }
 
-func foreignConds(p *api.Pod) []api.PodCondition {
-	var out []api.PodCondition
+// foreignConds returns the pod's conditions the kubelet does not own, in a new
+// slice with room for extra more (the kubelet's own, appended by the caller), or
+// nil when there is none.
+func foreignConds(p *api.Pod, extra int) []api.PodCondition {
+	n := 0
+	for i := range p.Status.Conditions {
+		if !kubeletCond(p.Status.Conditions[i].Type) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]api.PodCondition, 0, n+extra)
 	for _, c := range p.Status.Conditions {
-		switch c.Type {
-		case api.PodReadyToStartContainers, api.PodInitialized, api.PodContainersReady, api.PodReady:
-		default:
+		if !kubeletCond(c.Type) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// kubeletCond reports whether the kubelet owns conditions of type t.
+func kubeletCond(t api.PodConditionType) bool {
+	switch t {
+	case api.PodReadyToStartContainers, api.PodInitialized, api.PodContainersReady, api.PodReady:
+		return true
+	}
+	return false
 }
 
 func boolStatus(b bool) api.ConditionStatus {
@@ -227,9 +249,12 @@ func (k *Kubelet) flushStatus(ps *podState) {
 		return
 	}
 	ps.statusDirty = false
-	st := k.buildStatus(ps)
-	if ps.lastSent != nil && reflect.DeepEqual(*ps.lastSent, st) {
-		k.statusWritten(ps, &st)
+	// The status is allocated once and shared by the comparison, the request and
+	// lastSent (compared through pointers, reflect.DeepEqual boxes no copies).
+	st := new(api.PodStatus)
+	*st = k.buildStatus(ps)
+	if ps.lastSent != nil && reflect.DeepEqual(ps.lastSent, st) {
+		k.statusWritten(ps, st)
 		return
 	}
 	// The request carries the pod's metadata (for the key and the precondition) and
@@ -240,9 +265,15 @@ func (k *Kubelet) flushStatus(ps *podState) {
 	// which stores it unchanged; the kubelet keeps it too, to compare the next status
 	// with, and only reads it (stored objects are immutable: the cluster tests check
 	// it with etcd's CheckImmutable).
-	np := new(api.Pod)
+	//
+	// The request object itself is read by the apiserver only while it serves the
+	// request (the stored object and the reply are copies), and the reply, or the
+	// failure, comes after that: it is taken from the kubelet's spare request
+	// objects and handed back when the reply arrives (a write of one pod at a time,
+	// a few per node at once).
+	np := k.requestPod()
 	*np = *ps.pod
-	np.Status = st
+	np.Status = *st
 	np.ResourceVersion = ps.rv
 	ps.statusInFlight = true
 	client := k.client
@@ -251,6 +282,7 @@ func (k *Kubelet) flushStatus(ps *podState) {
 	}
 	sent := st
 	client.UpdateStatus(np, func(obj api.Object, err error) {
+		k.spareRequestPod(np)
 		if k.stopped {
 			return
 		}
@@ -258,9 +290,9 @@ func (k *Kubelet) flushStatus(ps *podState) {
 		case err == nil:
 			ps.statusInFlight = false
 			ps.rv = max(ps.rv, obj.Meta().ResourceVersion)
-			ps.lastSent = &sent
-			k.traceStatus(ps, &sent, client == k.podClient)
-			k.statusWritten(ps, &sent)
+			ps.lastSent = sent
+			k.traceStatus(ps, sent, client == k.podClient)
+			k.statusWritten(ps, sent)
 		case apiserver.IsNotFound(err):
 			ps.statusInFlight = false
 			return
@@ -283,6 +315,23 @@ func (k *Kubelet) flushStatus(ps *podState) {
 			k.requestStatus(ps)
 		}
 	})
+}
+
+// requestPod returns a spare status-request pod (its content is overwritten).
+func (k *Kubelet) requestPod() *api.Pod {
+	if n := len(k.spareReqs); n > 0 {
+		p := k.spareReqs[n-1]
+		k.spareReqs = k.spareReqs[:n-1]
+		return p
+	}
+	return new(api.Pod)
+}
+
+// spareRequestPod takes back a request pod whose request is over, cleared so it
+// keeps nothing alive.
+func (k *Kubelet) spareRequestPod(p *api.Pod) {
+	*p = api.Pod{}
+	k.spareReqs = append(k.spareReqs, p)
 }
 
 // statusWritten runs when the apiserver holds st: it observes the startup metrics

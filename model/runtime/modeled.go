@@ -449,6 +449,8 @@ func (m *Modeled) runPull(job *pullJob, behind int) {
 	switch {
 	case present:
 		m.tracef(5, "pull", obj, "pulling image %s: already present, checking the registry manifest only", job.ref)
+	case !sim.WantsDetail(m.tel, 5):
+		m.trace(5, "pull", obj, "")
 	default:
 		detail := fmt.Sprintf("pulling image %s (%s) from the registry at %s/s", job.ref, fmtBytes(size), fmtBytes(m.cfg.PullBandwidth))
 		if m.cfg.SerializeImagePulls && (wait > 0 || behind > 0) {
@@ -515,7 +517,9 @@ func (m *Modeled) CreateContainer(spec ContainerSpec, done func(id string, err e
 			state: StateCreated,
 		}
 		m.containers[id] = c
-		m.tracef(5, "create", podRef(&spec), "created container %s (id %s) from image %s", c.name, id, ref)
+		if sim.WantsRecord(m.tel, 5) { // podRef builds a string
+			m.tracef(5, "create", podRef(&spec), "created container %s (id %s) from image %s", c.name, id, ref)
+		}
 		done(id, nil)
 	})
 }
@@ -555,14 +559,24 @@ func (m *Modeled) StartContainer(id string, done func(error)) {
 		c.state = StateRunning
 		c.startedAt = m.eng.Now()
 		m.usageChanged(c)
-		detail := fmt.Sprintf("started container %s (id %s): its main process runs", c.name, id)
+		// The detail is built only for a telemetry that keeps it; the samples are
+		// drawn either way.
+		want := sim.WantsDetail(m.tel, 5)
+		detail := ""
+		if want {
+			detail = fmt.Sprintf("started container %s (id %s): its main process runs", c.name, id)
+		}
 		smp := m.samplers(c.image)
 		switch {
 		case m.faults.neverReady[c.image]:
-			detail += "; it is a bad version: its process runs but never listens nor answers a probe, so the container never becomes ready"
+			if want {
+				detail += "; it is a bad version: its process runs but never listens nor answers a probe, so the container never becomes ready"
+			}
 		case c.img != nil && c.img.Serve != nil && c.spec.PodIP != "":
 			after := smp.ready.Sample()
-			detail += fmt.Sprintf("; it will listen on %s:%d after %.3fs of start-up", c.spec.PodIP, c.img.Serve.Port, after.Seconds())
+			if want {
+				detail += fmt.Sprintf("; it will listen on %s:%d after %.3fs of start-up", c.spec.PodIP, c.img.Serve.Port, after.Seconds())
+			}
 			c.timer = m.eng.After(after, func() { m.listen(c) })
 		case c.img != nil && c.img.Exit != nil:
 			after := smp.exit.Sample()
@@ -573,13 +587,17 @@ func (m *Modeled) StartContainer(id string, done func(error)) {
 			})
 		}
 		if d := c.spec.RunDuration; d > 0 {
-			detail += fmt.Sprintf("; its work takes %v, then it exits with code 0", d)
+			if want {
+				detail += fmt.Sprintf("; its work takes %v, then it exits with code 0", d)
+			}
 			c.runTimer = m.eng.After(d, func() {
 				c.runTimer = sim.Timer{}
 				m.exit(c, 0, fmt.Sprintf("main process finished its work after %v and exited with code 0", d))
 			})
 		}
-		m.trace(5, "start", podRef(&c.spec), detail)
+		if sim.WantsRecord(m.tel, 5) {
+			m.trace(5, "start", podRef(&c.spec), detail)
+		}
 		done(nil)
 	})
 }

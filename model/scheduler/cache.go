@@ -273,6 +273,9 @@ func (c *schedCache) addPod(pi *framework.PodInfo) *framework.PodInfo {
 	node := pi.Pod.Spec.NodeName
 	if ps := c.pods[uid]; ps != nil {
 		old := ps.info
+		if c.replacePod(ps, pi) {
+			return old
+		}
 		c.detach(ps)
 		ps.info, ps.node, ps.assumed = pi, node, false
 		c.nodeInfo(node).AddPod(pi)
@@ -285,6 +288,42 @@ func (c *schedCache) addPod(pi *framework.PodInfo) *framework.PodInfo {
 	c.index.add(pi, node)
 	c.matchAdd(pi, node)
 	return nil
+}
+
+// replacePod is addPod's fast path for a new version of a confirmed pod that stays
+// on its node with the same labels, affinity and terminating state, as the
+// kubelet's status writes are: it reports whether it applied. The result is the
+// same as the general path's detach and re-add (upstream cache.updatePod removes
+// and re-adds the pod: pkg/scheduler/backend/cache/cache.go), observable order
+// included:
+//   - NodeInfo.Pods: the pod is still removed and appended, so it moves to the end
+//     of its node's list exactly as before (preemption and the inter-pod plug-ins
+//     iterate that list);
+//   - the label and affinity postings: the entries are updated in place instead of
+//     swap-removed and appended; their order is unspecified and never observable
+//     (framework.ForEachAssignedPod: callers only aggregate);
+//   - the selector counts (match_counts.go) depend only on namespace, labels,
+//     deletionTimestamp being set and node, all unchanged, so they are left as
+//     they are rather than uncounted and counted again.
+//
+// A placeholder NodeInfo (no Node object) takes the general path, which drops
+// and re-creates it when its last pod leaves.
+func (c *schedCache) replacePod(ps *podState, pi *framework.PodInfo) bool {
+	old, p := ps.info.Pod, pi.Pod
+	if ps.assumed || ps.node != p.Spec.NodeName || old.Namespace != p.Namespace ||
+		(old.DeletionTimestamp == nil) != (p.DeletionTimestamp == nil) ||
+		framework.HasPodAffinity(old) != framework.HasPodAffinity(p) ||
+		!stringMapsEqual(old.Labels, p.Labels) {
+		return false
+	}
+	ni := c.nodes[ps.node]
+	if ni == nil || ni.Node() == nil || !ni.RemovePod(p.UID) {
+		return false
+	}
+	ni.AddPod(pi)
+	c.index.replace(pi, ps.node)
+	ps.info = pi
+	return true
 }
 
 // detach removes a pod's accounting from its node (dropping an empty placeholder).

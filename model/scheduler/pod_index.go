@@ -70,6 +70,21 @@ func (x *podIndex) add(pi *framework.PodInfo, node api.NodeName) {
 	}
 }
 
+// replace points the postings of an indexed pod at its new PodInfo, in place. The
+// pod's namespace, labels and affinity must be those it was indexed with.
+func (x *podIndex) replace(pi *framework.PodInfo, node api.NodeName) {
+	ap := framework.AssignedPod{Pod: pi, Node: node}
+	p := pi.Pod
+	for k, v := range p.Labels { // order-independent bookkeeping
+		if ps := x.byLabel[labelKey{p.Namespace, k, v}]; ps != nil {
+			ps.add(ap) // present: replaced at its position
+		}
+	}
+	if framework.HasPodAffinity(p) {
+		x.affinity.add(ap)
+	}
+}
+
 func (x *podIndex) remove(pi *framework.PodInfo) {
 	p := pi.Pod
 	for k, v := range p.Labels {

@@ -26,6 +26,13 @@ func (r *recorder) Trace(rec sim.Record) {
 		r.records = append(r.records, rec)
 	}
 }
+
+// TraceWants implements sim.TraceFilter: a recorder that keeps nothing says so, as
+// the CLI's results.Collector and sim.Discard do, so that components build no trace
+// strings for it (the replay benchmark then measures what a run at --trace off
+// costs, not strings nobody reads).
+func (r *recorder) TraceWants(int) (record, detail bool) { return r.keep, r.keep }
+
 func (r *recorder) Observe(string, sim.Time, float64) {}
 func (r *recorder) Gauge(string, sim.Time, float64)   {}
 

@@ -37,7 +37,34 @@ func ComputeHash(t *api.PodTemplateSpec) string {
 // equalIgnoreHash reports whether two templates are equal once the
 // pod-template-hash label is ignored (util/deployment_util.go EqualIgnoreHash).
 func equalIgnoreHash(a, b *api.PodTemplateSpec) bool {
+	// Templates that are deeply equal (the common case: a ReplicaSet made from the
+	// current template) encode alike, so they are equal without encoding either;
+	// the encodings decide the rest (nil and empty maps and slices are equal there,
+	// not for reflect.DeepEqual).
+	if labelsEqualIgnoreHash(a.Labels, b.Labels) && reflect.DeepEqual(a.Annotations, b.Annotations) && reflect.DeepEqual(&a.Spec, &b.Spec) {
+		return true
+	}
 	return string(encodeTemplate(a, true)) == string(encodeTemplate(b, true))
+}
+
+// labelsEqualIgnoreHash reports whether two label maps hold the same labels once
+// the pod-template-hash label is ignored.
+func labelsEqualIgnoreHash(a, b map[string]string) bool {
+	n := 0
+	for k, v := range a {
+		if k == api.LabelPodTemplateHash {
+			continue
+		}
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+		n++
+	}
+	m := len(b)
+	if _, ok := b[api.LabelPodTemplateHash]; ok {
+		m--
+	}
+	return n == m
 }
 
 // encodeTemplate returns the canonical encoding of t, optionally without the

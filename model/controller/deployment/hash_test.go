@@ -57,6 +57,14 @@ func TestEqualIgnoreHash(t *testing.T) {
 	if equalIgnoreHash(a, c) {
 		t.Fatal("different images must differ")
 	}
+	for _, labels := range []map[string]string{{"app": "web"}, {"app": "nginx", "tier": "x"}, {}, {api.LabelPodTemplateHash: "abc"}} {
+		if equalIgnoreHash(a, template("nginx:1.27", labels)) || equalIgnoreHash(template("nginx:1.27", labels), a) {
+			t.Fatalf("labels %v must differ from %v", labels, a.Labels)
+		}
+	}
+	if !equalIgnoreHash(template("nginx:1.27", nil), template("nginx:1.27", map[string]string{api.LabelPodTemplateHash: "abc"})) {
+		t.Fatal("no labels and only the hash label must be equal")
+	}
 	if _, ok := b.Labels[api.LabelPodTemplateHash]; !ok {
 		t.Fatal("equalIgnoreHash must not modify its arguments")
 	}

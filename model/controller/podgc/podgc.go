@@ -150,8 +150,21 @@ func key(p *api.Pod) string { return p.Namespace + "/" + p.Name }
 
 func (c *Controller) index(old, p *api.Pod) {
 	if old != nil {
+		if old.Spec.NodeName == p.Spec.NodeName && old.IsTerminal() == p.IsTerminal() &&
+			(old.DeletionTimestamp == nil) == (p.DeletionTimestamp == nil) {
+			// Same node and state (a status write): the pod stays in the same
+			// indexes, only its object changes.
+			c.reindex(p)
+			return
+		}
 		c.unindex(old)
 	}
+	c.reindex(p)
+}
+
+// reindex records p in the indexes its state puts it in (replacing an older
+// version there).
+func (c *Controller) reindex(p *api.Pod) {
 	k := key(p)
 	if p.IsTerminal() {
 		c.terminated[k] = p

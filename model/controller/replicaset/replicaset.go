@@ -305,7 +305,11 @@ func (c *Controller) onPodAdd(o api.Object) {
 // pod's deletion (replica_set.go updatePod).
 func (c *Controller) onPodUpdate(old, cur api.Object) {
 	op, cp := old.(*api.Pod), cur.(*api.Pod)
-	c.unindex(op)
+	// With the same owner, index replaces the pod's entry (its counts taken out
+	// and the new ones added), as unindexing and indexing again would.
+	if oref, cref := rsRef(op), rsRef(cp); oref == nil || cref == nil || oref.UID != cref.UID {
+		c.unindex(op)
+	}
 	c.index(cp)
 	if op.ResourceVersion == cp.ResourceVersion {
 		return
