@@ -149,6 +149,9 @@ func (s *Scheduler) findNodesThatFit(state *framework.CycleState, pod *framework
 			if i+prefetchAhead < len(candidates) {
 				candidates[(start+i+prefetchAhead)%len(candidates)].Prefetch()
 			}
+			if i+prefetchAhead/2 < len(candidates) {
+				candidates[(start+i+prefetchAhead/2)%len(candidates)].PrefetchTaints()
+			}
 			examined++
 			st, bit := s.runFiltersWithNominated(state, pod, ni, skipFilter)
 			if st == nil {

@@ -7,3 +7,8 @@ import "unsafe"
 //
 //go:noescape
 func prefetchNodeInfo(p unsafe.Pointer)
+
+// prefetchLine starts loading the cache line at p (prefetch_amd64.s).
+//
+//go:noescape
+func prefetchLine(p unsafe.Pointer)

@@ -13,3 +13,10 @@ TEXT ·prefetchNodeInfo(SB), NOSPLIT, $0-8
 	PREFETCHT0 256(AX)
 	PREFETCHT0 320(AX)
 	RET
+
+// func prefetchLine(p unsafe.Pointer)
+// Hints the processor to load the cache line at p.
+TEXT ·prefetchLine(SB), NOSPLIT, $0-8
+	MOVQ p+0(FP), AX
+	PREFETCHT0 0(AX)
+	RET
