@@ -25,7 +25,14 @@ import (
 // apiserver model. µs/decision is the mean wall time from the first PreFilter to
 // the last NormalizeScore, measured by two plug-ins placed first and last (test
 // code only: the model never reads the wall clock).
-func BenchmarkCycleSideBySideWorkload(b *testing.B) {
+func BenchmarkCycleSideBySideWorkload(b *testing.B) { benchCycleWorkload(b, false) }
+
+// BenchmarkCycleSpreadWorkload is BenchmarkCycleSideBySideWorkload with a Service
+// selecting each app, so PodTopologySpread's system default constraints (hostname
+// and zone) score every cycle, as in model/cluster's scale benchmark.
+func BenchmarkCycleSpreadWorkload(b *testing.B) { benchCycleWorkload(b, true) }
+
+func benchCycleWorkload(b *testing.B, services bool) {
 	const nodes, pods = 5000, 300
 	var c benchCycleClock
 	runtime.LockOSThread()
@@ -79,8 +86,14 @@ func BenchmarkCycleSideBySideWorkload(b *testing.B) {
 			}
 			s.create(b, n)
 		}
-		s.eng.RunUntil(s.eng.Now().Add(time.Second))
 		apps := []string{"web", "api", "cache"}
+		if services {
+			for _, app := range apps {
+				s.create(b, &api.Service{ObjectMeta: api.ObjectMeta{Name: app, Namespace: api.NamespaceDefault},
+					Spec: api.ServiceSpec{Selector: map[string]string{"app": app}, Ports: []api.ServicePort{{Protocol: "TCP", Port: 80, TargetPort: 80}}}})
+			}
+		}
+		s.eng.RunUntil(s.eng.Now().Add(time.Second))
 		pod := func(name string, i int) *api.Pod {
 			p := testPod(name, int64(250+250*(i%6)), int64(256+256*(i%8))<<20)
 			p.Spec.SchedulerName = api.DefaultSchedulerName
