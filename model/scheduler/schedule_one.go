@@ -40,6 +40,10 @@ func numFeasibleNodesToFind(percentage int32, numAllNodes int) int {
 	return int(num)
 }
 
+// prefetchAhead is how many places ahead of the node being filtered the filter
+// loop prefetches the next nodes' NodeInfos (findNodesThatFit).
+const prefetchAhead = 4
+
 // nodeFailure is one node rejected by a filter.
 type nodeFailure struct {
 	node *framework.NodeInfo
@@ -140,6 +144,14 @@ func (s *Scheduler) findNodesThatFit(state *framework.CycleState, pod *framework
 		r.startIndex = start
 		for i := 0; i < len(candidates) && len(feasible) < toFind; i++ {
 			ni := candidates[(start+i)%len(candidates)]
+			// Start loading the node prefetchAhead places on while this one is
+			// filtered (NodeInfo.Prefetch).
+			if i+prefetchAhead < len(candidates) {
+				candidates[(start+i+prefetchAhead)%len(candidates)].Prefetch()
+			}
+			if i+prefetchAhead/2 < len(candidates) {
+				candidates[(start+i+prefetchAhead/2)%len(candidates)].PrefetchTaints()
+			}
 			examined++
 			st, bit := s.runFiltersWithNominated(state, pod, ni, skipFilter)
 			if st == nil {
