@@ -54,9 +54,13 @@ func hasPDBs(sc *scenario.Scenario, batches []ManifestBatch) bool {
 }
 
 // enablePDBs wires budgets in before the components start: the scheduler watches
-// them for preemption and the controller-manager runs the disruption controller.
+// them for preemption, the cluster autoscaler for scale-down, and the
+// controller-manager runs the disruption controller.
 func (c *Cluster) enablePDBs(reg *dist.Registry, tel sim.Telemetry) error {
 	c.Scheduler.WatchPodDisruptionBudgets()
+	if c.Autoscaler != nil {
+		c.Autoscaler.WatchPodDisruptionBudgets()
+	}
 	dc, err := disruption.New(c.Eng, c.Manager.Client(), disruption.DefaultConfig(), reg, tel)
 	if err != nil {
 		return fmt.Errorf("controller-manager: %w", err)
