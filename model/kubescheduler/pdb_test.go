@@ -3,6 +3,7 @@
 package kubescheduler
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -116,11 +117,18 @@ func pdb(name, app string, allowed int32) *api.PodDisruptionBudget {
 		Status: api.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed}}
 }
 
-// genPDBCase: 2-6 nodes of 4 CPUs, each full of 1-CPU pods of priorities 0..2
+// genPDBCase: 2-6 nodes of 4 CPUs, each full of 0.5-1.5-CPU pods of priorities 0..2
 // (distinct start times, so that no two candidates tie on every criterion and
 // upstream's map-ordered last resort never decides), 0-3 budgets on the apps with
 // 0-2 disruptions allowed (sometimes an empty selector, which preemption ignores),
 // and a preemptor of 1-3 CPUs at priority 100.
+//
+// No pod is selected by two budgets: then upstream's outcome depends on the order
+// its lister returns the budgets in (a map's: FilterVictimsWithPDBViolation stops
+// spending at the first budget that goes negative), and varies from run to run; in
+// such cases kubesim, which lists budgets by namespace and name, was seen to give
+// one of upstream's outcomes (300 seeds with an overlapping budget: every
+// difference was such a case, upstream alternating between two outcomes).
 func genPDBCase(seed uint64) *pdbCase {
 	r := rand.New(rand.NewPCG(seed, 0x9db))
 	c := &pdbCase{}
@@ -129,9 +137,11 @@ func genPDBCase(seed uint64) *pdbCase {
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("n%d", i)
 		c.Nodes = append(c.Nodes, mkNode(name, zones[i%3], 4000, 16*gi))
-		for j := 0; j < 4; j++ {
+		for j, used := 0, int64(0); used < 4000; j++ {
 			start += time.Duration(1+r.IntN(10)) * time.Second
-			p := pdbPod(fmt.Sprintf("e-%d-%d", i, j), name, pick(r, apps), int32(r.IntN(3)), 1000, start)
+			cpu := min(int64(500*(1+r.IntN(3))), 4000-used)
+			used += cpu
+			p := pdbPod(fmt.Sprintf("e-%d-%d", i, j), name, pick(r, apps), int32(r.IntN(3)), cpu, start)
 			c.Existing = append(c.Existing, p)
 		}
 	}
@@ -150,8 +160,10 @@ func genPDBCase(seed uint64) *pdbCase {
 	return c
 }
 
+var pdbSeeds = flag.Int("kubesched.pdbseeds", 30, "random clusters the PDB preemption agreement test generates")
+
 func TestPreemptionWithPDBsAgreesWithUpstream(t *testing.T) {
-	seeds := 30
+	seeds := *pdbSeeds
 	if testing.Short() {
 		seeds = 5
 	}

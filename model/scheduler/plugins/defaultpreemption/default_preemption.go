@@ -335,7 +335,10 @@ func SelectVictimsOnNodeWithPDBs(state *framework.CycleState, pod *framework.Pod
 // a pod without labels matches none; a pod already in the budget's
 // status.disruptedPods spends nothing), and it is violating as soon as one budget
 // goes below zero (later budgets are then not spent for it). Both results keep
-// pods' order.
+// pods' order. pdbs' order therefore matters when budgets overlap: the scheduler
+// passes them by namespace and name; upstream lists them in its informer's map
+// order, which varies from run to run, so there kubesim gives one of upstream's
+// possible outcomes.
 func FilterPodsWithPDBViolation(pods []*framework.PodInfo, pdbs []*api.PodDisruptionBudget) (violating, clean []*framework.PodInfo) {
 	if len(pdbs) == 0 {
 		return nil, pods

@@ -44,6 +44,9 @@ func TestFilterPodsWithPDBViolation(t *testing.T) {
 	empty.Spec.Selector = &api.LabelSelector{}
 	disrupted := budget("web", 0)
 	disrupted.Status.DisruptedPods = map[string]sim.Time{"w1": 0}
+	pair := budget("web", 1)
+	pair.Name = "pdb-web2" // after pdb-web
+	pair.Spec.Selector = &api.LabelSelector{MatchExpressions: []api.Requirement{{Key: "app", Operator: api.OpIn, Values: []string{"web", "db"}}}}
 	for _, tc := range []struct {
 		name             string
 		pdbs             []*api.PodDisruptionBudget
@@ -56,6 +59,12 @@ func TestFilterPodsWithPDBViolation(t *testing.T) {
 		{"other namespace", []*api.PodDisruptionBudget{other}, "", "w1,w2,d1,x"},
 		{"empty selector matches nothing", []*api.PodDisruptionBudget{empty}, "", "w1,w2,d1,x"},
 		{"already disrupted pods spend nothing", []*api.PodDisruptionBudget{disrupted}, "w2", "w1,d1,x"},
+		// Overlapping budgets: a pod stops spending at the first budget that goes
+		// negative, so the order matters (the scheduler lists budgets by namespace
+		// and name; upstream's lister in map order, see model/kubescheduler/pdb_test.go).
+		{"overlap: w1 and w2 stop at pdb-web, d1 finds pdb-web2 unspent", []*api.PodDisruptionBudget{budget("web", 0), pair}, "w1,w2", "d1,x"},
+		{"overlap, other order: w1 spends pdb-web2 first", []*api.PodDisruptionBudget{pair, budget("web", 0)}, "w1,w2,d1", "x"},
+		{"overlap: both spent by w1", []*api.PodDisruptionBudget{budget("web", 2), pair}, "w2,d1", "w1,x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nolabels := fwtest.Pod("x")
