@@ -42,6 +42,7 @@ const (
 	KindPodMetrics
 	KindPriorityClass
 	KindJob
+	KindPodDisruptionBudget
 	numKinds
 )
 
@@ -50,12 +51,12 @@ const NumKinds = int(numKinds)
 
 var kindNames = [...]string{"Unknown", "Node", "Lease", "Pod", "Deployment", "ReplicaSet", "Service", "EndpointSlice",
 	"HorizontalPodAutoscaler", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "StatefulSet", "PodMetrics",
-	"PriorityClass", "Job"}
+	"PriorityClass", "Job", "PodDisruptionBudget"}
 
 // resource names as in the REST paths and etcd keys (/registry/<resource>/...).
 var kindResources = [...]string{"unknown", "minions", "leases", "pods", "deployments", "replicasets", "services/specs", "endpointslices",
 	"horizontalpodautoscalers", "storageclasses", "persistentvolumes", "persistentvolumeclaims", "statefulsets", "podmetrics",
-	"priorityclasses", "jobs"}
+	"priorityclasses", "jobs", "poddisruptionbudgets"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -351,6 +351,10 @@ func (s *Server) prepareCreate(obj api.Object) error {
 		if o.Spec.Completions < 0 || o.Spec.Parallelism < 0 {
 			return errorf(ReasonInvalid, "%s: completions and parallelism must not be negative", api.Ref(o))
 		}
+	case *api.PodDisruptionBudget:
+		if err := api.ValidatePodDisruptionBudgetSpec(&o.Spec); err != nil {
+			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
+		}
 	case *api.PriorityClass:
 		if o.PreemptionPolicy == "" {
 			o.PreemptionPolicy = "PreemptLowerPriority"
@@ -415,6 +419,13 @@ func prepareUpdate(obj, cur api.Object) error {
 		if o.Spec.Replicas < 0 {
 			return errorf(ReasonInvalid, "%s: spec.replicas must not be negative", api.Ref(o))
 		}
+	case *api.PodDisruptionBudget:
+		if !reflect.DeepEqual(o.Spec, cur.(*api.PodDisruptionBudget).Spec) {
+			m.Generation++
+		}
+		if err := api.ValidatePodDisruptionBudgetSpec(&o.Spec); err != nil {
+			return errorf(ReasonInvalid, "%s: %v", api.Ref(o), err)
+		}
 	case *api.Pod:
 		cp := cur.(*api.Pod)
 		if cp.Spec.NodeName != "" && o.Spec.NodeName != cp.Spec.NodeName {
@@ -458,6 +469,10 @@ func copyStatus(obj, cur api.Object) api.Object {
 	case *api.HorizontalPodAutoscaler:
 		n := *c
 		n.Status = obj.(*api.HorizontalPodAutoscaler).Status
+		return &n
+	case *api.PodDisruptionBudget:
+		n := *c
+		n.Status = obj.(*api.PodDisruptionBudget).Status
 		return &n
 	case *api.PersistentVolume:
 		n := *c

@@ -21,9 +21,18 @@
 // a provisioning longer than MaxNodeProvisionTime fails and backs the group off for
 // 5 min (upstream's initial node-group backoff) instead of the exponential backoff;
 // pods without a ReplicaSet owner block a node's scale-down (upstream: pods not
-// backed by a controller); PodDisruptionBudgets, DaemonSets and the
-// safe-to-evict annotation are not modeled; empty nodes are removed up to 10 at once
+// backed by a controller); DaemonSets and the safe-to-evict annotation are not
+// modeled; empty nodes are removed up to 10 at once
 // (--max-empty-bulk-delete) and non-empty nodes one per loop.
+//
+// PodDisruptionBudgets (when watched, WatchPodDisruptionBudgets): as upstream's
+// drainability rule and remaining-PDB tracker (simulator/drainability/rules/pdb,
+// core/scaledown/pdb), a node with pods is removable only if every budget selecting
+// some of its pods still allows that many disruptions; a node chosen for removal
+// spends them for the rest of the loop. Simplifications: the drain deletes the pods
+// instead of evicting them (the check above already kept within the budgets, as
+// the eviction API would), and a node blocked by a budget is simply not unneeded
+// (upstream lists it unremovable and rechecks it after 5 min).
 package autoscaler
 
 import (
@@ -211,6 +220,74 @@ type Autoscaler struct {
 	scaledUp, deleted       bool
 	started                 bool
 	podInf, nodeInf         *apiserver.Informer
+
+	// pdbInf is the budget informer, started only when wantPDBs.
+	pdbInf   *apiserver.Informer
+	wantPDBs bool
+}
+
+// WatchPodDisruptionBudgets makes the autoscaler watch PodDisruptionBudgets
+// (from Start, or at once if started), which scale-down then respects. The
+// cluster enables it only for runs that have budgets, so runs without them send
+// the same requests as before.
+func (a *Autoscaler) WatchPodDisruptionBudgets() {
+	a.wantPDBs = true
+	if a.started && a.pdbInf == nil {
+		a.pdbInf = apiserver.NewInformer(a.client, api.KindPodDisruptionBudget, apiserver.InformerOptions{}, apiserver.Handlers{})
+	}
+}
+
+// pdbLeft is a budget and the disruptions it still allows in this loop.
+type pdbLeft struct {
+	b    *api.PodDisruptionBudget
+	left int32
+}
+
+// budgets returns the budgets with their status.disruptionsAllowed, by
+// namespace and name (nil when not watched).
+func (a *Autoscaler) budgets() []pdbLeft {
+	if a.pdbInf == nil {
+		return nil
+	}
+	var out []pdbLeft
+	for _, o := range a.pdbInf.List() {
+		b := o.(*api.PodDisruptionBudget)
+		out = append(out, pdbLeft{b: b, left: b.Status.DisruptionsAllowed})
+	}
+	return out
+}
+
+// pdbBlocks reports the first budget that does not allow evicting every
+// non-terminating pod of ni; spend subtracts them from the budgets when none
+// blocks. A budget selects with policy/v1 rules (an empty selector selects the
+// whole namespace).
+func pdbBlocks(ni *nodeInfo, budgets []pdbLeft, spend bool) *api.PodDisruptionBudget {
+	if len(budgets) == 0 || len(ni.pods) == 0 {
+		return nil
+	}
+	need := make([]int32, len(budgets))
+	for _, p := range ni.pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for i := range budgets {
+			b := budgets[i].b
+			if b.Namespace == p.Namespace && b.Spec.Selector.Matches(p.Labels) {
+				need[i]++
+			}
+		}
+	}
+	for i := range budgets {
+		if need[i] > budgets[i].left {
+			return budgets[i].b
+		}
+	}
+	if spend {
+		for i := range budgets {
+			budgets[i].left -= need[i]
+		}
+	}
+	return nil
 }
 
 // New returns an autoscaler of cfg.Groups that talks to the apiserver through client
@@ -283,6 +360,9 @@ func (a *Autoscaler) Start() {
 		OnUpdate: func(_, o api.Object) { a.onPod(o.(*api.Pod)) },
 		OnDelete: func(o api.Object) { a.forgetPod(o.(*api.Pod)) },
 	})
+	if a.wantPDBs {
+		a.WatchPodDisruptionBudgets()
+	}
 	a.eng.After(a.cfg.ScanInterval, a.loop)
 }
 
@@ -620,6 +700,7 @@ func (a *Autoscaler) scaleDown(now sim.Time) {
 		}
 	}
 	var empty, full []string
+	budgets := a.budgets()
 	sizes := map[*group]int{}
 	for _, g := range a.groups {
 		sizes[g] = g.size()
@@ -631,6 +712,15 @@ func (a *Autoscaler) scaleDown(now sim.Time) {
 		}
 		u := utilization(ni)
 		movable := u < a.cfg.ScaleDownUtilizationThreshold && a.podsCanMove(n, ni, removing)
+		if movable {
+			if b := pdbBlocks(ni, budgets, false); b != nil {
+				movable = false
+				if ni.unneededSince != 0 {
+					a.trace(0, "pdb-blocks", "node/"+n, fmt.Sprintf("%s allows %d disruptions: not enough to evict the node's pods it selects; the node is not removable",
+						api.Ref(b), b.Status.DisruptionsAllowed))
+				}
+			}
+		}
 		if !movable {
 			ni.unneededSince = 0
 			continue
@@ -649,7 +739,7 @@ func (a *Autoscaler) scaleDown(now sim.Time) {
 				sizes[ni.group]--
 				removing[n] = true
 			}
-		} else if len(full) == 0 {
+		} else if len(full) == 0 && pdbBlocks(ni, budgets, true) == nil {
 			full = append(full, n)
 			sizes[ni.group]--
 			removing[n] = true

@@ -15,6 +15,7 @@ import (
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/model/apiserver"
 	"github.com/kubesim/kubesim/model/autoscaler"
+	"github.com/kubesim/kubesim/model/controller/disruption"
 	"github.com/kubesim/kubesim/model/controller/manager"
 	"github.com/kubesim/kubesim/model/dist"
 	"github.com/kubesim/kubesim/model/dns"
@@ -99,6 +100,9 @@ type Cluster struct {
 	Metrics   *metricsserver.Server // nil unless an HPA needs pod metrics
 	// Autoscaler is the cluster autoscaler (nil without node groups).
 	Autoscaler *autoscaler.Autoscaler
+	// Disruption is the disruption controller (nil unless the run has
+	// PodDisruptionBudgets, pdb.go).
+	Disruption *disruption.Controller
 	// Replay replays the scenario's trace (nil without one).
 	Replay *workload.Replay
 	// Synthetic are the scenario's synthetic workload generators, in order.
@@ -390,6 +394,12 @@ func Build(sc *scenario.Scenario, opts Options, tel sim.Telemetry) (*Cluster, er
 		c.Traffic = append(c.Traffic, g)
 	}
 
+	if hasPDBs(sc, opts.Manifests) {
+		if err := c.enablePDBs(reg, tel); err != nil {
+			return nil, err
+		}
+	}
+
 	// Start everything at t=0 (kubelets register at their StartAt).
 	sch.Start()
 	mgr.Start()
@@ -523,6 +533,15 @@ func (c *Cluster) scheduleWorkload() error {
 		obj := HPAObject(h)
 		c.submit(user, sim.Time(h.At.D()), obj, fmt.Sprintf("POST the HorizontalPodAutoscaler (%d..%d replicas of deployment %s, target CPU %d%% of requests)",
 			h.MinReplicas, h.MaxReplicas, h.Deployment, h.CPUUtilization))
+	}
+	for i := range c.sc.Workload.PDBs {
+		b := &c.sc.Workload.PDBs[i]
+		obj := PDBObject(b)
+		what := "maxUnavailable " + b.MaxUnavailable
+		if b.MinAvailable != "" {
+			what = "minAvailable " + b.MinAvailable
+		}
+		c.submit(user, sim.Time(b.At.D()), obj, "POST the PodDisruptionBudget ("+what+")")
 	}
 	for _, s := range c.sc.Workload.Services {
 		obj := ServiceObject(&s)

@@ -8,10 +8,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/sim"
@@ -269,6 +271,36 @@ func ConvertPod(p *api.Pod) *v1.Pod {
 // ConvertService converts a Service (its selector drives default spreading).
 func ConvertService(s *api.Service) *v1.Service {
 	return &v1.Service{ObjectMeta: meta(&s.ObjectMeta), Spec: v1.ServiceSpec{Selector: s.Spec.Selector, ClusterIP: s.Spec.ClusterIP, Type: v1.ServiceType(s.Spec.Type)}}
+}
+
+// ConvertPDB converts a PodDisruptionBudget (its selector and
+// status.disruptionsAllowed and disruptedPods drive preemption's PDB checks).
+func ConvertPDB(b *api.PodDisruptionBudget) *policyv1.PodDisruptionBudget {
+	ios := func(v *api.IntOrPercent) *intstr.IntOrString {
+		if v == nil {
+			return nil
+		}
+		var o intstr.IntOrString
+		if v.IsPercent {
+			o = intstr.FromString(strconv.Itoa(int(v.Value)) + "%")
+		} else {
+			o = intstr.FromInt32(v.Value)
+		}
+		return &o
+	}
+	out := &policyv1.PodDisruptionBudget{ObjectMeta: meta(&b.ObjectMeta),
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ios(b.Spec.MinAvailable), MaxUnavailable: ios(b.Spec.MaxUnavailable),
+			Selector: LabelSelector(b.Spec.Selector)},
+		Status: policyv1.PodDisruptionBudgetStatus{ObservedGeneration: b.Status.ObservedGeneration,
+			DisruptionsAllowed: b.Status.DisruptionsAllowed, CurrentHealthy: b.Status.CurrentHealthy,
+			DesiredHealthy: b.Status.DesiredHealthy, ExpectedPods: b.Status.ExpectedPods}}
+	if len(b.Status.DisruptedPods) > 0 {
+		out.Status.DisruptedPods = make(map[string]metav1.Time, len(b.Status.DisruptedPods))
+		for k, t := range b.Status.DisruptedPods {
+			out.Status.DisruptedPods[k] = mtime(t)
+		}
+	}
+	return out
 }
 
 // ConvertReplicaSet converts a ReplicaSet (its selector drives default spreading).

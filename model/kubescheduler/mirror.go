@@ -26,8 +26,11 @@ import (
 // come from the policy's own informers on the scheduler's apiserver client.
 // Namespaces (InterPodAffinity's namespaceSelector) are synthesized from the pods'
 // namespaces, with the kubernetes.io/metadata.name label the apiserver sets.
-// kubesim models no PodDisruptionBudgets, CSINodes or ResourceClaims: those stores
-// stay empty.
+// PodDisruptionBudgets come from the kubesim scheduler's own budget informer
+// (AddEventHandlers; it runs only when the run has budgets), so upstream's
+// preemption lists exactly the budgets, at the same status, that kubesim's
+// DefaultPreemption sees. kubesim models no CSINodes or ResourceClaims: those
+// stores stay empty.
 type mirror struct {
 	u *upstream
 	// pods are the converted pods by UID (the last state seen), kpods the kubesim
@@ -74,6 +77,8 @@ func (m *mirror) storeOf(kind api.Kind) cache.Store {
 		return f.Core().V1().PersistentVolumes().Informer().GetStore()
 	case api.KindStorageClass:
 		return f.Storage().V1().StorageClasses().Informer().GetStore()
+	case api.KindPodDisruptionBudget:
+		return f.Policy().V1().PodDisruptionBudgets().Informer().GetStore()
 	}
 	return nil
 }
@@ -190,6 +195,28 @@ func (m *mirror) forget(uid api.UID) {
 	if a := m.assumed[uid]; a != nil {
 		delete(m.assumed, uid)
 		m.fail(m.u.cache.ForgetPod(m.u.logger, a))
+	}
+}
+
+// ---------------------------------------------------------------------------
+// PodDisruptionBudgets (the scheduler's informer)
+
+func (m *mirror) pdbHandlers() apiserver.Handlers {
+	put := func(o api.Object) {
+		v := ConvertPDB(o.(*api.PodDisruptionBudget))
+		st := m.storeOf(api.KindPodDisruptionBudget)
+		if _, exists, _ := st.Get(v); exists {
+			m.fail(st.Update(v))
+		} else {
+			m.fail(st.Add(v))
+		}
+	}
+	return apiserver.Handlers{
+		OnAdd:    put,
+		OnUpdate: func(_, cur api.Object) { put(cur) },
+		OnDelete: func(o api.Object) {
+			m.fail(m.storeOf(api.KindPodDisruptionBudget).Delete(ConvertPDB(o.(*api.PodDisruptionBudget))))
+		},
 	}
 }
 

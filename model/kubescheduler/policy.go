@@ -145,6 +145,9 @@ func attach(h kfw.Handle, m *mirror) error {
 	if err := ea.AddEventHandlers(api.KindPod, m.podHandlers()); err != nil {
 		return err
 	}
+	if err := ea.AddEventHandlers(api.KindPodDisruptionBudget, m.pdbHandlers()); err != nil {
+		return err
+	}
 	m.watchOthers(h.Client())
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -89,6 +90,8 @@ func (c *converter) convert(target any) (api.Object, error) {
 		return c.priorityClass(o)
 	case *corev1.Node:
 		return c.node(o)
+	case *policyv1.PodDisruptionBudget:
+		return c.pdb(o)
 	}
 	return nil, fmt.Errorf("manifest: no conversion for %T", target)
 }
@@ -924,6 +927,49 @@ func (c *converter) priorityClass(p *schedulingv1.PriorityClass) (api.Object, er
 		default:
 			return nil, c.errf("preemptionPolicy", "unknown policy %q (PreemptLowerPriority, Never)", *p.PreemptionPolicy)
 		}
+	}
+	return out, nil
+}
+
+// pdb converts a policy/v1 PodDisruptionBudget. As the apiserver, it refuses both
+// minAvailable and maxUnavailable, a negative value or a percentage above 100 %;
+// kubesim also refuses neither of them and a missing selector (a budget that
+// protects nothing; `selector: {}` selects every pod of the namespace), see
+// api.ValidatePodDisruptionBudgetSpec.
+func (c *converter) pdb(b *policyv1.PodDisruptionBudget) (api.Object, error) {
+	meta, err := c.meta(&b.ObjectMeta, true)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.PodDisruptionBudget{ObjectMeta: meta}
+	if b.Spec.MinAvailable != nil && b.Spec.MaxUnavailable != nil {
+		return nil, c.errf("spec.maxUnavailable", "minAvailable and maxUnavailable cannot be both set")
+	}
+	for _, f := range [...]struct {
+		path string
+		v    *intstr.IntOrString
+		dst  **api.IntOrPercent
+	}{{"spec.minAvailable", b.Spec.MinAvailable, &out.Spec.MinAvailable}, {"spec.maxUnavailable", b.Spec.MaxUnavailable, &out.Spec.MaxUnavailable}} {
+		if f.v == nil {
+			continue
+		}
+		v, err := c.intOrPercent(f.path, *f.v)
+		if err != nil {
+			return nil, err
+		}
+		if v.IsPercent && v.Value > 100 {
+			return nil, c.errf(f.path, "must not be greater than 100%%, got %d%%", v.Value)
+		}
+		*f.dst = &v
+	}
+	if out.Spec.MinAvailable == nil && out.Spec.MaxUnavailable == nil {
+		return nil, c.errf("spec", "one of minAvailable and maxUnavailable is required")
+	}
+	if b.Spec.Selector == nil {
+		return nil, c.errf("spec.selector", "required: the label selector of the pods the budget protects ({} selects every pod of the namespace)")
+	}
+	if out.Spec.Selector, err = c.selector("spec.selector", b.Spec.Selector); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -117,6 +117,9 @@ var (
 		"Service":       {"spec.selector", "spec.ports[*].name", "spec.ports[*].protocol", "spec.ports[*].port", "spec.ports[*].targetPort", "spec.type", "spec.sessionAffinity", "spec.publishNotReadyAddresses", "spec.clusterIP"},
 		"PriorityClass": {"value", "globalDefault", "preemptionPolicy"},
 		"Node":          {"metadata.labels", "spec.taints", "spec.unschedulable", "status.capacity", "status.allocatable"},
+		// spec.unhealthyPodEvictionPolicy only changes the eviction API, which
+		// kubesim does not model: it is ignored with a warning.
+		"PodDisruptionBudget": {"spec.minAvailable", "spec.maxUnavailable", "spec.selector"},
 	}
 
 	podSpecPath = map[string]string{"Deployment": "spec.template.spec", "ReplicaSet": "spec.template.spec",

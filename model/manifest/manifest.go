@@ -1,6 +1,6 @@
 // Package manifest reads Kubernetes manifests (multi-document YAML or JSON of
-// Deployments, ReplicaSets, StatefulSets, Jobs, Pods, Services, PriorityClasses
-// and Nodes, and List kinds holding them) and converts them into kubesim's
+// Deployments, ReplicaSets, StatefulSets, Jobs, Pods, Services, PriorityClasses,
+// PodDisruptionBudgets and Nodes, and List kinds holding them) and converts them into kubesim's
 // compact model (model/api) at load time.
 //
 // Documents are decoded into the k8s.io/api types by apiVersion and kind, and
@@ -35,6 +35,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	kjson "sigs.k8s.io/json"
 
@@ -128,6 +129,8 @@ var supported = map[string]string{
 	"Service":       "v1",
 	"PriorityClass": "scheduling.k8s.io/v1",
 	"Node":          "v1",
+	// PodDisruptionBudget steers preemption's choice of victims.
+	"PodDisruptionBudget": "policy/v1",
 }
 
 // skippedKinds are kinds that hold no scheduling input (configuration, identity,
@@ -327,6 +330,8 @@ func parseDoc(set *Set, file string, doc int, root *yaml.Node, listKind, itemPat
 		target = &schedulingv1.PriorityClass{}
 	case "Node":
 		target = &corev1.Node{}
+	case "PodDisruptionBudget":
+		target = &policyv1.PodDisruptionBudget{}
 	}
 	strict, err := kjson.UnmarshalStrict(raw, target, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	if err != nil {

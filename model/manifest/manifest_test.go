@@ -170,7 +170,7 @@ func TestErrors(t *testing.T) {
 		{"unknown field", head + "      imagePullPolicyy: Always\n",
 			[]string{"bad.yaml:9: document 1 (Pod p): spec.containers[0].imagePullPolicyy:", `unknown field "imagePullPolicyy"`}},
 		{"unknown kind", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: ds\n",
-			[]string{"bad.yaml:6: document 2 (DaemonSet ds): kind:", `kind "DaemonSet" is not supported`, "Deployment, Job, Node, Pod, PriorityClass, ReplicaSet, Service, StatefulSet"}},
+			[]string{"bad.yaml:6: document 2 (DaemonSet ds): kind:", `kind "DaemonSet" is not supported`, "Deployment, Job, Node, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, Service, StatefulSet"}},
 		{"wrong type", head + "  priority: high\n",
 			[]string{"bad.yaml:9:", "spec.priority:", "wrong type"}},
 		{"wrong apiVersion", "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\n",

@@ -258,6 +258,8 @@ type Workload struct {
 	// Synthetic are generators of pods (or Jobs) with random arrivals, sizes and
 	// run times (synthetic.go; docs/workloads.md).
 	Synthetic []Synthetic `yaml:"synthetic"`
+	// PDBs are policy/v1 PodDisruptionBudgets (docs/workloads.md).
+	PDBs []PodDisruptionBudget `yaml:"podDisruptionBudgets"`
 }
 
 // StatefulSet is an apps/v1 StatefulSet, written compactly like Deployment.
@@ -304,6 +306,19 @@ type HPA struct {
 	MaxReplicas    int32        `yaml:"maxReplicas"`
 	CPUUtilization int32        `yaml:"cpuUtilization"` // target average utilization, percent of requests
 	Behavior       *HPABehavior `yaml:"behavior"`
+}
+
+// PodDisruptionBudget is a policy/v1 PodDisruptionBudget, written compactly:
+// exactly one of minAvailable and maxUnavailable, each a count ("2") or a
+// percentage ("50%"), and a matchLabels selector ({} selects every pod of the
+// namespace).
+type PodDisruptionBudget struct {
+	Name           string            `yaml:"name"`
+	Namespace      string            `yaml:"namespace"`
+	At             Duration          `yaml:"at"`
+	MinAvailable   string            `yaml:"minAvailable"`
+	MaxUnavailable string            `yaml:"maxUnavailable"`
+	Selector       map[string]string `yaml:"selector"`
 }
 
 // HPABehavior sets scale-up and scale-down rules (absent = the defaults).

@@ -594,6 +594,42 @@ func (s *Scenario) validateCapabilities(add func(error), checkDist func(string, 
 			}
 		}
 	}
+	pdbNames := map[string]bool{}
+	for i := range s.Workload.PDBs {
+		b := &s.Workload.PDBs[i]
+		path := fmt.Sprintf("workload.podDisruptionBudgets[%d]", i)
+		if b.Namespace == "" {
+			b.Namespace = api.NamespaceDefault
+		}
+		if b.Name == "" {
+			add(s.errAt(path+".name", "required"))
+		} else if pdbNames[b.Namespace+"/"+b.Name] {
+			add(s.errAt(path+".name", "PodDisruptionBudget %s/%s is defined twice", b.Namespace, b.Name))
+		}
+		pdbNames[b.Namespace+"/"+b.Name] = true
+		add(nonNeg(path+".at", &b.At))
+		switch {
+		case b.MinAvailable != "" && b.MaxUnavailable != "":
+			add(s.errAt(path+".maxUnavailable", "minAvailable and maxUnavailable cannot be both set"))
+		case b.MinAvailable == "" && b.MaxUnavailable == "":
+			add(s.errAt(path, "one of minAvailable and maxUnavailable is required (a count such as 2 or a percentage such as 50%%)"))
+		}
+		for _, f := range [...]struct{ field, v string }{{"minAvailable", b.MinAvailable}, {"maxUnavailable", b.MaxUnavailable}} {
+			if f.v == "" {
+				continue
+			}
+			v, err := ParseIntOrPercent(f.v)
+			switch {
+			case err != nil:
+				add(s.errAt(path+"."+f.field, "%v", err))
+			case v.IsPercent && v.Value > 100:
+				add(s.errAt(path+"."+f.field, "must not be greater than 100%%, got %s", f.v))
+			}
+		}
+		if b.Selector == nil {
+			add(s.errAt(path+".selector", "required: the labels of the pods the budget protects ({} selects every pod of the namespace)"))
+		}
+	}
 	names := map[string]bool{}
 	for i := range s.Faults {
 		f := &s.Faults[i]

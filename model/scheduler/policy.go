@@ -140,16 +140,17 @@ type kindHandlers struct {
 	h    apiserver.Handlers
 }
 
-// AddEventHandlers registers callbacks on the scheduler's own node or pod
+// AddEventHandlers registers callbacks on the scheduler's own node, pod or PDB
 // informer, called after the scheduler's handlers for every event (initial list
 // included), so that a policy keeping its own copy of the cluster sees exactly the
 // events, in the order, that built the scheduler's cache: at every scheduling
 // cycle both are at the same state. Pods are those the scheduler watches (terminal
-// pods leave as deletions). Register before Start (a plug-in factory given a
+// pods leave as deletions). PodDisruptionBudget handlers are called only when the
+// scheduler watches budgets (WatchPodDisruptionBudgets). Register before Start (a plug-in factory given a
 // non-nil Handle may); other kinds are an error.
 func (s *Scheduler) AddEventHandlers(kind api.Kind, h apiserver.Handlers) error {
-	if kind != api.KindNode && kind != api.KindPod {
-		return fmt.Errorf("scheduler: event handlers are offered for nodes and pods only, not %s", kind)
+	if kind != api.KindNode && kind != api.KindPod && kind != api.KindPodDisruptionBudget {
+		return fmt.Errorf("scheduler: event handlers are offered for nodes, pods and PodDisruptionBudgets only, not %s", kind)
 	}
 	if s.started {
 		return fmt.Errorf("scheduler: event handlers must be registered before Start")
@@ -160,9 +161,14 @@ func (s *Scheduler) AddEventHandlers(kind api.Kind, h apiserver.Handlers) error 
 
 func (s *Scheduler) attachExtraHandlers() {
 	for _, kh := range s.extraHandlers {
-		if kh.kind == api.KindNode {
+		switch kh.kind {
+		case api.KindNode:
 			s.nodeInf.AddHandlers(kh.h)
-		} else {
+		case api.KindPodDisruptionBudget:
+			if s.pdbInf != nil { // PDBs not watched: there are none to see
+				s.pdbInf.AddHandlers(kh.h)
+			}
+		default:
 			s.podInf.AddHandlers(kh.h)
 		}
 	}

@@ -108,6 +108,10 @@ type Scheduler struct {
 	busy                 bool // a scheduling cycle is in progress
 	kickPending          bool
 
+	// PodDisruptionBudgets for preemption (pdb.go), watched only when enabled.
+	pdbInf   *apiserver.Informer
+	wantPDBs bool
+
 	cur                cycle
 	nextStartNodeIndex int
 	pre                preemption // preemption.go: nominator, PostFilter buffers
@@ -225,6 +229,7 @@ func (s *Scheduler) Start() {
 	s.nodeInf.OnSynced(s.checkSynced)
 	s.podInf.OnSynced(s.checkSynced)
 	s.startSelectorInformers()
+	s.startPDBInformer()
 	s.attachExtraHandlers()
 }
 

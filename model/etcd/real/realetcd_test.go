@@ -452,7 +452,7 @@ func TestEtcdGoneMidRun(t *testing.T) {
 func TestEveryKindEncodes(t *testing.T) {
 	objs := []api.Object{&api.Pod{}, &api.Node{}, &api.Lease{}, &api.Deployment{}, &api.ReplicaSet{}, &api.Service{},
 		&api.EndpointSlice{}, &api.HorizontalPodAutoscaler{}, &api.PodMetrics{}, &api.StorageClass{}, &api.PersistentVolume{},
-		&api.PersistentVolumeClaim{}, &api.StatefulSet{}, &api.PriorityClass{}, &api.Job{}}
+		&api.PersistentVolumeClaim{}, &api.StatefulSet{}, &api.PriorityClass{}, &api.Job{}, &api.PodDisruptionBudget{}}
 	if len(objs) != api.NumKinds-1 {
 		t.Fatalf("%d kinds listed, the api has %d: add the new kind here", len(objs), api.NumKinds-1)
 	}

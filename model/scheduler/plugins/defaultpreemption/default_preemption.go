@@ -9,10 +9,16 @@
 //  2. dry-runs preemption on the nodes whose rejection was not
 //     UnschedulableAndUnresolvable, from a random offset drawn from the
 //     "scheduler/preemption" stream, until it holds max(10 % of them, 100) candidates
-//     (capped at their number);
-//  3. per node, removes every lower-priority pod; if the pod then fits, re-adds
-//     ("reprieves") them from the most to the least important (priority, then earlier
-//     start time), and each pod that no longer fits becomes a victim;
+//     (capped at their number) of which at least one violates no
+//     PodDisruptionBudget, or has tried every node; PDB-clean candidates are listed
+//     first (reference §2.7);
+//  3. per node, removes every lower-priority pod; if the pod then fits, sorts them
+//     from the most to the least important (priority, then earlier start time),
+//     splits them into those whose eviction would violate a PodDisruptionBudget and
+//     the others (FilterPodsWithPDBViolation: each budget's disruptionsAllowed is
+//     spent by the matching pods in that order), and re-adds ("reprieves") the
+//     violating ones first, then the others; each pod that no longer fits becomes a
+//     victim, and the violating victims are the candidate's PDB violations;
 //  4. picks the candidate by upstream's order (fewest PDB violations, lowest highest
 //     victim priority, smallest sum of priorities, fewest victims, latest start time
 //     of the highest-priority victims, first in the list);
@@ -20,8 +26,12 @@
 //     the pod's nomination; the scheduler sets status.nominatedNodeName and requeues
 //     the pod.
 //
-// Simplifications (documented, not upstream): no PodDisruptionBudgets are modelled,
-// so every candidate is PDB-clean and has 0 violations; the dry run runs the filters
+// PodDisruptionBudgets come from the Handle when it implements PDBLister (the
+// scheduler does, when budgets are watched); without it there are none. Victims are
+// deleted, not evicted, so a budget steers the choice of victims but never blocks
+// preemption, as upstream.
+//
+// Simplifications (documented, not upstream): the dry run runs the filters
 // on a clone of the node but does not update other plug-ins' PreFilter state for the
 // removed pods (upstream's PreFilterExtensions AddPod/RemovePod), so inter-pod
 // affinity and topology-spread constraints are evaluated as if the victims were
@@ -112,8 +122,24 @@ func (*DefaultPreemption) Name() string { return Name }
 type Candidate struct {
 	Node    *framework.NodeInfo
 	Victims []*framework.PodInfo
-	// NumPDBViolations is always 0 (no PDBs are modelled).
+	// NumPDBViolations is the number of victims whose eviction violates a
+	// PodDisruptionBudget (upstream numViolatingVictim).
 	NumPDBViolations int
+}
+
+// PDBLister is optionally implemented by the Handle: the PodDisruptionBudgets
+// preemption respects (upstream lists them from the shared informer factory,
+// preemption.go getPodDisruptionBudgets). The slice and objects are shared.
+type PDBLister interface {
+	PodDisruptionBudgets() []*api.PodDisruptionBudget
+}
+
+// pdbsOf returns the handle's budgets, or nil.
+func pdbsOf(h framework.Handle) []*api.PodDisruptionBudget {
+	if l, ok := h.(PDBLister); ok {
+		return l.PodDisruptionBudgets()
+	}
+	return nil
 }
 
 // PostFilter implements framework.PostFilterPlugin.
@@ -136,7 +162,7 @@ func (pl *DefaultPreemption) PostFilter(state *framework.CycleState, pod *framew
 	var candidates []Candidate
 	if len(potential) > 0 {
 		offset := ph.PreemptionRand().IntN(len(potential))
-		candidates, statuses = pl.DryRun(state, pod, potential, offset, ph)
+		candidates, statuses = pl.DryRunWithPDBs(state, pod, potential, offset, ph, pdbsOf(pl.h))
 	}
 	if len(candidates) == 0 {
 		// Clear any earlier nomination (upstream returns a result nominating "").
@@ -193,34 +219,57 @@ func (pl *DefaultPreemption) NumCandidates(numNodes int) int {
 	return n
 }
 
-// DryRun is upstream's DryRunPreemption, sequential: it tries the potential nodes
-// from offset (wrapping) and stops once it holds NumCandidates candidates. It
-// returns the candidates in the order found and the status of every node tried
-// that is not a candidate.
+// DryRun is DryRunWithPDBs without budgets.
 func (pl *DefaultPreemption) DryRun(state *framework.CycleState, pod *framework.PodInfo, potential []*framework.NodeInfo, offset int, ph framework.PreemptionHandle) ([]Candidate, []framework.NodeStatus) {
+	return pl.DryRunWithPDBs(state, pod, potential, offset, ph, nil)
+}
+
+// DryRunWithPDBs is upstream's DryRunPreemption, sequential: it tries the
+// potential nodes from offset (wrapping) and stops once it holds NumCandidates
+// candidates of which at least one violates no budget (or has tried every node).
+// It returns the PDB-clean candidates in the order found, then the violating ones
+// in the order found, and the status of every node tried that is not a candidate.
+func (pl *DefaultPreemption) DryRunWithPDBs(state *framework.CycleState, pod *framework.PodInfo, potential []*framework.NodeInfo, offset int, ph framework.PreemptionHandle, pdbs []*api.PodDisruptionBudget) ([]Candidate, []framework.NodeStatus) {
 	want := pl.NumCandidates(len(potential))
-	var cands []Candidate
+	var clean, violating []Candidate
 	var statuses []framework.NodeStatus
-	for i := 0; i < len(potential) && len(cands) < want; i++ {
+	// want 0 (a percentage rounding to 0 with no absolute minimum) tries no node.
+	for i := 0; i < len(potential) && want > 0; i++ {
+		if len(clean) > 0 && len(clean)+len(violating) >= want {
+			break
+		}
 		ni := potential[(offset+i)%len(potential)]
-		victims, st := SelectVictimsOnNode(state, pod, ni, ph)
+		victims, nv, st := SelectVictimsOnNodeWithPDBs(state, pod, ni, ph, pdbs)
 		if st.IsSuccess() && len(victims) == 0 {
 			st = framework.NewStatus(framework.Error, fmt.Sprintf("expected at least one victim pod on node %q", ni.Name))
 		}
 		if st.IsSuccess() {
-			cands = append(cands, Candidate{Node: ni, Victims: victims})
+			c := Candidate{Node: ni, Victims: victims, NumPDBViolations: nv}
+			if nv == 0 {
+				clean = append(clean, c)
+			} else {
+				violating = append(violating, c)
+			}
 			continue
 		}
 		statuses = append(statuses, framework.NodeStatus{Node: ni, Status: st})
 	}
-	return cands, statuses
+	return append(clean, violating...), statuses
 }
 
-// SelectVictimsOnNode is upstream's SelectVictimsOnNode on a clone of ni: remove
-// every lower-priority pod; if the pod fits, reprieve the removed pods from the most
-// to the least important; those that cannot be re-added are the victims (most
-// important first). ni is not modified.
+// SelectVictimsOnNode is SelectVictimsOnNodeWithPDBs without budgets.
 func SelectVictimsOnNode(state *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo, ph framework.PreemptionHandle) ([]*framework.PodInfo, *framework.Status) {
+	v, _, st := SelectVictimsOnNodeWithPDBs(state, pod, ni, ph, nil)
+	return v, st
+}
+
+// SelectVictimsOnNodeWithPDBs is upstream's SelectVictimsOnNode on a clone of ni:
+// remove every lower-priority pod; if the pod fits, sort the removed pods from the
+// most to the least important, reprieve first those whose eviction would violate
+// a budget, then the others, each in that order; those that cannot be re-added are
+// the victims (most important first). It also returns how many victims violate a
+// budget. ni is not modified.
+func SelectVictimsOnNodeWithPDBs(state *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo, ph framework.PreemptionHandle, pdbs []*api.PodDisruptionBudget) ([]*framework.PodInfo, int, *framework.Status) {
 	prio := pod.Pod.Spec.Priority
 	var potential []*framework.PodInfo
 	for _, p := range ni.Pods {
@@ -229,29 +278,105 @@ func SelectVictimsOnNode(state *framework.CycleState, pod *framework.PodInfo, ni
 		}
 	}
 	if len(potential) == 0 {
-		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod")
+		return nil, 0, framework.NewStatus(framework.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod")
 	}
 	c := framework.CloneNodeInfo(ni)
 	for _, p := range potential {
 		c.RemovePod(p.Pod.UID)
 	}
 	if st := ph.RunFilterPluginsWithNominatedPods(state, pod, c); !st.IsSuccess() {
-		return nil, st
+		return nil, 0, st
 	}
 	// Stable, so equal pods keep the node's order (upstream sort.Slice is not).
 	sort.SliceStable(potential, func(i, j int) bool { return MoreImportantPod(potential[i].Pod, potential[j].Pod) })
+	violating, clean := FilterPodsWithPDBViolation(potential, pdbs)
 	var victims []*framework.PodInfo
-	for _, p := range potential { // no PDBs: every pod is non-violating
+	// reprieve re-adds p; a pod that no longer fits with it is removed again and
+	// becomes a victim.
+	reprieve := func(p *framework.PodInfo) (bool, *framework.Status) {
 		c.AddPod(p)
 		if st := ph.RunFilterPluginsWithNominatedPods(state, pod, c); !st.IsSuccess() {
 			if st.Code() == framework.Error {
-				return nil, st
+				return false, st
 			}
 			c.RemovePod(p.Pod.UID)
 			victims = append(victims, p)
+			return false, nil
+		}
+		return true, nil
+	}
+	numViolating := 0
+	for _, p := range violating {
+		fits, st := reprieve(p)
+		if st != nil {
+			return nil, 0, st
+		}
+		if !fits {
+			numViolating++
 		}
 	}
-	return victims, nil
+	for _, p := range clean {
+		if _, st := reprieve(p); st != nil {
+			return nil, 0, st
+		}
+	}
+	if len(violating) != 0 && len(clean) != 0 {
+		// Upstream re-sorts the victims by importance when both groups were tried.
+		sort.SliceStable(victims, func(i, j int) bool { return MoreImportantPod(victims[i].Pod, victims[j].Pod) })
+	}
+	return victims, numViolating, nil
+}
+
+// FilterPodsWithPDBViolation is upstream's FilterVictimsWithPDBViolation
+// (pkg/scheduler/framework/preemption/util.go) for single pods: it walks pods in
+// order (most important first) with a budget per PDB starting at its
+// status.disruptionsAllowed; a pod spends one unit of every budget of its
+// namespace whose selector matches it (a nil or empty selector matches nothing;
+// a pod without labels matches none; a pod already in the budget's
+// status.disruptedPods spends nothing), and it is violating as soon as one budget
+// goes below zero (later budgets are then not spent for it). Both results keep
+// pods' order. pdbs' order therefore matters when budgets overlap: the scheduler
+// passes them by namespace and name; upstream lists them in its informer's map
+// order, which varies from run to run, so there kubesim gives one of upstream's
+// possible outcomes.
+func FilterPodsWithPDBViolation(pods []*framework.PodInfo, pdbs []*api.PodDisruptionBudget) (violating, clean []*framework.PodInfo) {
+	if len(pdbs) == 0 {
+		return nil, pods
+	}
+	allowed := make([]int32, len(pdbs))
+	for i, b := range pdbs {
+		allowed[i] = b.Status.DisruptionsAllowed
+	}
+	isViolating := func(p *api.Pod) bool {
+		if len(p.Labels) == 0 {
+			return false
+		}
+		for i, b := range pdbs {
+			if b.Namespace != p.Namespace {
+				continue
+			}
+			sel := b.Spec.Selector
+			if sel == nil || sel.IsEmpty() || !sel.Matches(p.Labels) {
+				continue
+			}
+			if _, ok := b.Status.DisruptedPods[p.Name]; ok {
+				continue
+			}
+			allowed[i]--
+			if allowed[i] < 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range pods {
+		if isViolating(p.Pod) {
+			violating = append(violating, p)
+		} else {
+			clean = append(clean, p)
+		}
+	}
+	return violating, clean
 }
 
 // MoreImportantPod reports whether a is more important than b: higher priority, or
