@@ -61,10 +61,11 @@ bench:
 ## ready (pods/s, pods/cpu-s, peak-RSS-MB), and the whole Alibaba GPU v2023 trace
 ## replayed (ns/op, cpu-s/op, peak-RSS-MB; skipped without the trace files: set
 ## KUBESIM_TRACES to their folder when they are not in ../shared/traces)
+## (BENCHFLAGS=-cpu=1 runs each on one core, garbage collector included)
 bench-scale:
-	$(GO) test -run '^$$' -bench 'Scale/nodes=5000/pods=150000$$' -benchtime 1x -timeout 60m ./model/cluster/
-	$(GO) test -run '^$$' -bench ReplayAlibabaTrace -benchtime 1x -timeout 30m ./model/workload/
-	$(GO) test -tags kubescheduler -run '^$$' -bench KubeSchedulerVsKubesim -benchtime 1x -timeout 30m ./model/kubescheduler/
+	$(GO) test -run '^$$' -bench 'Scale/nodes=5000/pods=150000$$' -benchtime 1x -timeout 60m $(BENCHFLAGS) ./model/cluster/
+	$(GO) test -run '^$$' -bench ReplayAlibabaTrace -benchtime 1x -timeout 30m $(BENCHFLAGS) ./model/workload/
+	$(GO) test -tags kubescheduler -run '^$$' -bench KubeSchedulerVsKubesim -benchtime 1x -timeout 30m $(BENCHFLAGS) ./model/kubescheduler/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
