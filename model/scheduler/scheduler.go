@@ -360,7 +360,7 @@ func (s *Scheduler) clusterEvent(ev framework.ClusterEvent, obj api.Object) {
 	// Pods moved to activeQ kick the scheduler through the queue's onPoppable.
 	moved := s.queue.onEvent(ev)
 	if moved > 0 && s.tracing {
-		s.trace(storyStep, "requeue", api.Ref(obj), fmt.Sprintf("cluster event %s: %d unschedulable pod(s) whose rejecting plug-ins registered it moved to activeQ/backoffQ", ev, moved))
+		s.tracef(storyStep, "requeue", api.Ref(obj), "cluster event %s: %d unschedulable pod(s) whose rejecting plug-ins registered it moved to activeQ/backoffQ", ev, moved)
 	}
 }
 
@@ -420,8 +420,8 @@ func (s *Scheduler) scheduleOne() {
 			if len(s.profiles) > 1 {
 				prof = fmt.Sprintf(" (profile %s)", s.rt.name)
 			}
-			s.trace(storyStep, "schedule", api.Ref(pod.Pod), fmt.Sprintf("scheduling cycle%s, attempt %d: popped from the scheduling queue after %v (activeQ=%d backoffQ=%d unschedulable=%d)",
-				prof, info.Attempts, delay, a, b, u))
+			s.tracef(storyStep, "schedule", api.Ref(pod.Pod), "scheduling cycle%s, attempt %d: popped from the scheduling queue after %v (activeQ=%d backoffQ=%d unschedulable=%d)",
+				prof, info.Attempts, delay, a, b, u)
 		}
 		if !s.runPolicy(c) { // policy.go: a raw policy replaces filter and score
 			s.schedulePod(pod, &c.res, c.decision)
@@ -471,6 +471,12 @@ func (s *Scheduler) finishCycle() {
 }
 
 func (s *Scheduler) traceFilter(c *cycle) {
+	if !sim.WantsRecord(s.tel, storyStep) {
+		return
+	}
+	// A sink that keeps the records but not their detail (the collector at
+	// --trace off) gets the same records with empty details: nothing is formatted.
+	detailed := sim.WantsDetail(s.tel, storyStep)
 	r := &c.res
 	ref := api.Ref(c.pod.Pod)
 	if r.err != nil && r.examined == 0 {
@@ -481,35 +487,49 @@ func (s *Scheduler) traceFilter(c *cycle) {
 		return
 	}
 	if r.rejected && r.examined == 0 {
-		s.trace(storyStep, "filter", ref, "PreFilter rejected the pod before any node was examined: "+r.message)
+		detail := ""
+		if detailed {
+			detail = "PreFilter rejected the pod before any node was examined: " + r.message
+		}
+		s.trace(storyStep, "filter", ref, detail)
 		return
 	}
-	detail := fmt.Sprintf("%d/%d nodes feasible", r.feasible, r.examined)
-	if r.examined < r.numAll {
-		detail += fmt.Sprintf(" (sampled %d of %d nodes from index %d: stop after %d feasible, percentageOfNodesToScore rule)", r.examined, r.numAll, r.startIndex, r.toFind)
-	}
-	if r.rejected && r.message != "" {
-		detail += "; " + r.message
+	detail := ""
+	if detailed {
+		detail = fmt.Sprintf("%d/%d nodes feasible", r.feasible, r.examined)
+		if r.examined < r.numAll {
+			detail += fmt.Sprintf(" (sampled %d of %d nodes from index %d: stop after %d feasible, percentageOfNodesToScore rule)", r.examined, r.numAll, r.startIndex, r.toFind)
+		}
+		if r.rejected && r.message != "" {
+			detail += "; " + r.message
+		}
 	}
 	s.trace(storyStep, "filter", ref, detail)
 	if r.rejected || r.err != nil {
 		return
 	}
 	if r.scored == 0 {
-		s.trace(storyStep, "score", ref, fmt.Sprintf("only %s is feasible: scoring skipped", r.selected))
+		detail = ""
+		if detailed {
+			detail = fmt.Sprintf("only %s is feasible: scoring skipped", r.selected)
+		}
+		s.trace(storyStep, "score", ref, detail)
 		return
 	}
-	var parts []string
-	for i, e := range s.rt.score {
-		if r.winnerScores[i] < 0 {
-			parts = append(parts, e.pl.Name()+" skipped")
-			continue
+	detail = ""
+	if detailed {
+		var parts []string
+		for i, e := range s.rt.score {
+			if r.winnerScores[i] < 0 {
+				parts = append(parts, e.pl.Name()+" skipped")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s %d×%d", e.pl.Name(), r.winnerScores[i], e.weight))
 		}
-		parts = append(parts, fmt.Sprintf("%s %d×%d", e.pl.Name(), r.winnerScores[i], e.weight))
-	}
-	detail = fmt.Sprintf("%s wins with total %d among %d scored nodes (%s)", r.selected, r.total, r.scored, strings.Join(parts, ", "))
-	if r.ties > 1 {
-		detail += fmt.Sprintf("; %d nodes tied, chosen uniformly at random", r.ties)
+		detail = fmt.Sprintf("%s wins with total %d among %d scored nodes (%s)", r.selected, r.total, r.scored, strings.Join(parts, ", "))
+		if r.ties > 1 {
+			detail += fmt.Sprintf("; %d nodes tied, chosen uniformly at random", r.ties)
+		}
 	}
 	s.trace(storyStep, "score", ref, detail)
 }
@@ -555,8 +575,8 @@ func (s *Scheduler) bind(state *framework.CycleState, info *framework.QueuedPodI
 			s.stats.Scheduled++
 			s.tel.Observe("scheduling_latency_seconds", now, now.Sub(pod.Pod.CreationTimestamp).Seconds())
 			if s.tracing {
-				s.trace(storyStep, "bound", api.Ref(pod.Pod), fmt.Sprintf("binding to %s accepted after %v (the apiserver stored spec.nodeName and PodScheduled=True in etcd); the kubelet of %s learns of the pod through its watch",
-					node, now.Sub(sent), node))
+				s.tracef(storyStep, "bound", api.Ref(pod.Pod), "binding to %s accepted after %v (the apiserver stored spec.nodeName and PodScheduled=True in etcd); the kubelet of %s learns of the pod through its watch",
+					node, now.Sub(sent), node)
 			}
 			s.queue.done(pod.Pod.UID)
 			return
@@ -565,8 +585,8 @@ func (s *Scheduler) bind(state *framework.CycleState, info *framework.QueuedPodI
 	}
 	for _, e := range s.profileOrCurrent(pod.Pod).bind {
 		if s.tracing {
-			s.trace(storyStep, "bind", api.Ref(pod.Pod), fmt.Sprintf("%s: POST pods/%s/binding to node %s (pod assumed in the scheduler cache; the binding cycle runs while the next pod is scheduled)",
-				e.pl.Name(), pod.Pod.Name, node))
+			s.tracef(storyStep, "bind", api.Ref(pod.Pod), "%s: POST pods/%s/binding to node %s (pod assumed in the scheduler cache; the binding cycle runs while the next pod is scheduled)",
+				e.pl.Name(), pod.Pod.Name, node)
 		}
 		st := e.pl.Bind(state, pod, node, done)
 		if st.IsSkip() {
@@ -631,8 +651,8 @@ func (s *Scheduler) fail(c *cycle, rejected bool, rejectors uint64, message stri
 	}
 	s.deliver(c, outcome, message)
 	if s.tracing {
-		s.trace(storyStep, action, api.Ref(pod), fmt.Sprintf("%s (attempt %d; rejected by %s; requeued to %s)",
-			message, c.info.Attempts, orNone(plugins), dest))
+		s.tracef(storyStep, action, api.Ref(pod), "%s (attempt %d; rejected by %s; requeued to %s)",
+			message, c.info.Attempts, orNone(plugins), dest)
 	}
 	nnn, setNNN := s.applyPostFilter(c) // preemption.go
 	s.setUnschedulableCondition(pod, reason, message, nnn, setNNN)
@@ -697,6 +717,19 @@ func (s *Scheduler) deliver(c *cycle, outcome, message string) {
 func (s *Scheduler) trace(step int, action, object, detail string) {
 	if !s.tracing {
 		return
+	}
+	s.tel.Trace(sim.Record{Time: s.eng.Now(), Step: step, Component: Component, Action: action, Object: object, Detail: detail})
+}
+
+// tracef is trace with the detail formatted only for a sink that keeps it
+// (sim.WantsDetail); a sink that does not want the record gets nothing.
+func (s *Scheduler) tracef(step int, action, object, format string, args ...any) {
+	if !s.tracing || !sim.WantsRecord(s.tel, step) {
+		return
+	}
+	detail := ""
+	if sim.WantsDetail(s.tel, step) {
+		detail = fmt.Sprintf(format, args...)
 	}
 	s.tel.Trace(sim.Record{Time: s.eng.Now(), Step: step, Component: Component, Action: action, Object: object, Detail: detail})
 }
