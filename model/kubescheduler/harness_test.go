@@ -35,6 +35,13 @@ func newStack(t testing.TB, seed uint64, configure func(*scheduler.Config)) *sta
 // newStackWith is newStack with more plug-ins registered.
 func newStackWith(t testing.TB, seed uint64, configure func(*scheduler.Config), register func(*scheduler.Registry) error) *stack {
 	t.Helper()
+	return buildStack(t, seed, configure, register, nil)
+}
+
+// buildStack builds the stack; beforeStart, when set, gets the scheduler before
+// it starts (to add watches).
+func buildStack(t testing.TB, seed uint64, configure func(*scheduler.Config), register func(*scheduler.Registry) error, beforeStart func(*scheduler.Scheduler)) *stack {
+	t.Helper()
 	eng := sim.New(seed)
 	reg := dist.NewRegistry()
 	st, err := etcd.New(eng, etcd.DefaultConfig(), reg)
@@ -62,6 +69,9 @@ func newStackWith(t testing.TB, seed uint64, configure func(*scheduler.Config), 
 	sch, err := scheduler.New(eng, srv.Client(scheduler.Component, 0, 0), cfg, plugins, reg, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if beforeStart != nil {
+		beforeStart(sch)
 	}
 	sch.Start()
 	return &stack{eng: eng, srv: srv, admin: srv.Client("admin", 0, 0), sch: sch}

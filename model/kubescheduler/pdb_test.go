@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/kubesim/kubesim/model/api"
-	"github.com/kubesim/kubesim/model/apiserver"
-	"github.com/kubesim/kubesim/model/dist"
-	"github.com/kubesim/kubesim/model/etcd"
 	"github.com/kubesim/kubesim/model/scheduler"
 	"github.com/kubesim/kubesim/sim"
 )
@@ -34,32 +31,7 @@ type pdbCase struct {
 // newPDBStack is newStack with the scheduler watching PodDisruptionBudgets.
 func newPDBStack(t testing.TB, seed uint64, configure func(*scheduler.Config)) *stack {
 	t.Helper()
-	eng := sim.New(seed)
-	reg := dist.NewRegistry()
-	st, err := etcd.New(eng, etcd.DefaultConfig(), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := apiserver.New(eng, st, apiserver.DefaultConfig(), reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := scheduler.DefaultConfig()
-	configure(&cfg)
-	plugins := scheduler.NewRegistry()
-	if err := scheduler.RegisterPolicies(plugins); err != nil {
-		t.Fatal(err)
-	}
-	if err := Register(plugins); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := scheduler.New(eng, srv.Client(scheduler.Component, 0, 0), cfg, plugins, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch.WatchPodDisruptionBudgets()
-	sch.Start()
-	return &stack{eng: eng, srv: srv, admin: srv.Client("admin", 0, 0), sch: sch}
+	return buildStack(t, seed, configure, nil, (*scheduler.Scheduler).WatchPodDisruptionBudgets)
 }
 
 // preemptionOutcome is what a preemption decided: the node nominated and the
