@@ -1,5 +1,7 @@
 package sim
 
+import "fmt"
+
 // Record is one structured trace record: something a component did at a virtual
 // time. Step labels the record with a step of the story the run tells (kubesim uses
 // 1-7 for the seven steps of the Nginx flow, 0 for everything else); the engine gives
@@ -43,6 +45,23 @@ func WantsRecord(t Telemetry, step int) bool {
 		return r
 	}
 	return true
+}
+
+// Tracef traces rec with its Detail formatted from format and args only when t
+// keeps the detail of rec's step; a record t does not want is not traced at all.
+// It is the lazy trace of components on hot paths.
+func Tracef(t Telemetry, rec Record, format string, args ...any) {
+	record, detail := true, true
+	if f, ok := t.(TraceFilter); ok {
+		record, detail = f.TraceWants(rec.Step)
+	}
+	if !record {
+		return
+	}
+	if detail {
+		rec.Detail = fmt.Sprintf(format, args...)
+	}
+	t.Trace(rec)
 }
 
 // WantsDetail reports whether t keeps the Detail of a trace record of the step.

@@ -7,11 +7,8 @@ package dist
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -98,7 +95,7 @@ type Factory struct {
 
 // Registry maps kind names to factories. Build one with NewRegistry (which holds the
 // built-in kinds) and Register more; no package-level state is involved.
-type Registry struct{ kinds map[string]Factory }
+type Registry struct{ Kinds[Factory] }
 
 // Built-in kind names.
 const (
@@ -111,7 +108,7 @@ const (
 
 // NewRegistry returns a registry holding the built-in kinds.
 func NewRegistry() *Registry {
-	r := &Registry{kinds: map[string]Factory{}}
+	r := &Registry{}
 	r.Register(KindConst, Factory{
 		Validate: func(s Spec) error { return nonNeg("value", s.Value) },
 		New:      func(s Spec, _ rand.Source) Sampler { return constSampler(s.Value) },
@@ -164,19 +161,11 @@ func NewRegistry() *Registry {
 	return r
 }
 
-// Register adds (or replaces) a kind.
-func (r *Registry) Register(name string, f Factory) { r.kinds[name] = f }
-
-// Names returns the registered kind names, sorted.
-func (r *Registry) Names() []string {
-	return slices.Sorted(maps.Keys(r.kinds))
-}
-
 // Validate checks a spec against its kind.
 func (r *Registry) Validate(s Spec) error {
-	f, ok := r.kinds[s.Kind]
-	if !ok {
-		return fmt.Errorf("unknown distribution %q (known: %s)", s.Kind, strings.Join(r.Names(), ", "))
+	f, err := r.Lookup("distribution", s.Kind)
+	if err != nil {
+		return err
 	}
 	return f.Validate(s)
 }
@@ -186,7 +175,8 @@ func (r *Registry) New(s Spec, src rand.Source) (Sampler, error) {
 	if err := r.Validate(s); err != nil {
 		return nil, err
 	}
-	return r.kinds[s.Kind].New(s, src), nil
+	f, _ := r.Lookup("distribution", s.Kind)
+	return f.New(s, src), nil
 }
 
 // MustNew is New for specs already validated; it panics on an invalid spec.

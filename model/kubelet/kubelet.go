@@ -141,14 +141,7 @@ func (k *Kubelet) Stop() {
 
 // tracef traces a record whose detail is formatted only when the telemetry keeps it.
 func (k *Kubelet) tracef(step int, action, object, format string, args ...any) {
-	if !sim.WantsRecord(k.tel, step) {
-		return
-	}
-	detail := ""
-	if sim.WantsDetail(k.tel, step) {
-		detail = fmt.Sprintf(format, args...)
-	}
-	k.trace(step, action, object, detail)
+	sim.Tracef(k.tel, sim.Record{Time: k.eng.Now(), Step: step, Component: k.comp, Action: action, Object: object}, format, args...)
 }
 
 func (k *Kubelet) trace(step int, action, object, detail string) {

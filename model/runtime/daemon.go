@@ -47,9 +47,6 @@ func NewDaemon(eng *sim.Engine, parallelism float64) (*Daemon, error) {
 	return &Daemon{eng: eng, parallelism: int64(math.Round(parallelism * 1000)), last: eng.Now()}, nil
 }
 
-// Parallelism returns the operations the daemon does at full speed at once.
-func (d *Daemon) Parallelism() float64 { return float64(d.parallelism) / 1000 }
-
 // InFlight returns the operations in flight.
 func (d *Daemon) InFlight() int { return len(d.ops) }
 

@@ -360,14 +360,7 @@ func (m *Modeled) samplers(ref string) *imageSamplers {
 
 // tracef traces a record whose detail is formatted only when the telemetry keeps it.
 func (m *Modeled) tracef(step int, action, object, format string, args ...any) {
-	if !sim.WantsRecord(m.tel, step) {
-		return
-	}
-	detail := ""
-	if sim.WantsDetail(m.tel, step) {
-		detail = fmt.Sprintf(format, args...)
-	}
-	m.trace(step, action, object, detail)
+	sim.Tracef(m.tel, sim.Record{Time: m.eng.Now(), Step: step, Component: m.comp, Action: action, Object: object}, format, args...)
 }
 
 func (m *Modeled) trace(step int, action, object, detail string) {

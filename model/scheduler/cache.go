@@ -3,6 +3,7 @@ package scheduler
 import (
 	"github.com/kubesim/kubesim/model/api"
 	"github.com/kubesim/kubesim/model/scheduler/framework"
+	"maps"
 )
 
 // podState is the cache's record of a pod on a node.
@@ -189,7 +190,7 @@ func (c *schedCache) updateNode(n *api.Node) framework.ActionType {
 	if !resourcesEqual(&old.Status.Allocatable, &n.Status.Allocatable) {
 		act |= framework.UpdateNodeAllocatable
 	}
-	if !stringMapsEqual(old.Labels, n.Labels) {
+	if !maps.Equal(old.Labels, n.Labels) {
 		act |= framework.UpdateNodeLabel
 		c.matchNodesChanged()
 	}
@@ -313,7 +314,7 @@ func (c *schedCache) replacePod(ps *podState, pi *framework.PodInfo) bool {
 	if ps.assumed || ps.node != p.Spec.NodeName || old.Namespace != p.Namespace ||
 		(old.DeletionTimestamp == nil) != (p.DeletionTimestamp == nil) ||
 		framework.HasPodAffinity(old) != framework.HasPodAffinity(p) ||
-		!stringMapsEqual(old.Labels, p.Labels) {
+		!maps.Equal(old.Labels, p.Labels) {
 		return false
 	}
 	ni := c.nodes[ps.node]
@@ -385,18 +386,6 @@ func resourcesEqual(a, b *api.Resources) bool {
 	}
 	for k, v := range a.Scalar {
 		if w, ok := b.Scalar[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
-func stringMapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
 			return false
 		}
 	}

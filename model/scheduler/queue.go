@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"reflect"
 	"time"
 
@@ -223,7 +224,7 @@ func (q *schedulingQueue) update(pi *framework.PodInfo) {
 	}
 	old := e.info.Pod
 	e.info.PodInfo = pi
-	relevant := !reflect.DeepEqual(old.Spec, pi.Pod.Spec) || !stringMapsEqual(old.Labels, pi.Pod.Labels)
+	relevant := !reflect.DeepEqual(old.Spec, pi.Pod.Spec) || !maps.Equal(old.Labels, pi.Pod.Labels)
 	switch e.state {
 	case qActive:
 		q.active.fix(e)

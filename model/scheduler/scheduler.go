@@ -722,16 +722,11 @@ func (s *Scheduler) trace(step int, action, object, detail string) {
 }
 
 // tracef is trace with the detail formatted only for a sink that keeps it
-// (sim.WantsDetail); a sink that does not want the record gets nothing.
+// (sim.Tracef).
 func (s *Scheduler) tracef(step int, action, object, format string, args ...any) {
-	if !s.tracing || !sim.WantsRecord(s.tel, step) {
-		return
+	if s.tracing {
+		sim.Tracef(s.tel, sim.Record{Time: s.eng.Now(), Step: step, Component: Component, Action: action, Object: object}, format, args...)
 	}
-	detail := ""
-	if sim.WantsDetail(s.tel, step) {
-		detail = fmt.Sprintf(format, args...)
-	}
-	s.tel.Trace(sim.Record{Time: s.eng.Now(), Step: step, Component: Component, Action: action, Object: object, Detail: detail})
 }
 
 // queueChanged emits the pending_pods gauge at most once per virtual second: at

@@ -2,14 +2,13 @@ package workload
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/kubesim/kubesim/model/dist"
 )
 
 // Arrival processes of the synthetic generator. Each is a named, registered
@@ -66,7 +65,7 @@ type ArrivalFactory struct {
 
 // ArrivalRegistry maps process names to factories. NewArrivalRegistry holds the
 // built-in ones; Register adds more. No package-level state.
-type ArrivalRegistry struct{ kinds map[string]ArrivalFactory }
+type ArrivalRegistry struct{ dist.Kinds[ArrivalFactory] }
 
 // Built-in arrival process names.
 const (
@@ -85,7 +84,7 @@ func positiveRate(r float64) error {
 
 // NewArrivalRegistry returns the built-in processes.
 func NewArrivalRegistry() *ArrivalRegistry {
-	r := &ArrivalRegistry{kinds: map[string]ArrivalFactory{}}
+	r := &ArrivalRegistry{}
 	r.Register(ArrivalPoisson, ArrivalFactory{
 		Validate: func(s ArrivalSpec) error { return positiveRate(s.Rate) },
 		New: func(s ArrivalSpec, src rand.Source) Arrivals {
@@ -144,19 +143,11 @@ func NewArrivalRegistry() *ArrivalRegistry {
 	return r
 }
 
-// Register adds (or replaces) a process.
-func (r *ArrivalRegistry) Register(name string, f ArrivalFactory) { r.kinds[name] = f }
-
-// Names returns the registered process names, sorted.
-func (r *ArrivalRegistry) Names() []string {
-	return slices.Sorted(maps.Keys(r.kinds))
-}
-
 // Validate checks a spec against its process.
 func (r *ArrivalRegistry) Validate(s ArrivalSpec) error {
-	f, ok := r.kinds[s.Process]
-	if !ok {
-		return fmt.Errorf("unknown arrival process %q (known: %s)", s.Process, strings.Join(r.Names(), ", "))
+	f, err := r.Lookup("arrival process", s.Process)
+	if err != nil {
+		return err
 	}
 	return f.Validate(s)
 }
@@ -166,7 +157,8 @@ func (r *ArrivalRegistry) New(s ArrivalSpec, src rand.Source) (Arrivals, error) 
 	if err := r.Validate(s); err != nil {
 		return nil, err
 	}
-	return r.kinds[s.Process].New(s, src), nil
+	f, _ := r.Lookup("arrival process", s.Process)
+	return f.New(s, src), nil
 }
 
 // seconds converts float seconds to a duration, saturating.

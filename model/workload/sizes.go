@@ -2,13 +2,12 @@ package workload
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
-	"slices"
-	"strings"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/kubesim/kubesim/model/dist"
 )
 
 // Request-size distributions of the synthetic generator: numbers in a
@@ -51,7 +50,7 @@ type SizeFactory struct {
 }
 
 // SizeRegistry maps distribution names to factories.
-type SizeRegistry struct{ kinds map[string]SizeFactory }
+type SizeRegistry struct{ dist.Kinds[SizeFactory] }
 
 // Built-in size distribution names.
 const (
@@ -72,7 +71,7 @@ func finiteNonNeg(name string, v float64) error {
 
 // NewSizeRegistry returns the built-in distributions.
 func NewSizeRegistry() *SizeRegistry {
-	r := &SizeRegistry{kinds: map[string]SizeFactory{}}
+	r := &SizeRegistry{}
 	r.Register(SizeConst, SizeFactory{
 		Validate: func(s SizeSpec) error { return finiteNonNeg("value", s.Value) },
 		New:      func(s SizeSpec, _ rand.Source) func() float64 { return func() float64 { return s.Value } },
@@ -165,19 +164,11 @@ func NewSizeRegistry() *SizeRegistry {
 	return r
 }
 
-// Register adds (or replaces) a distribution.
-func (r *SizeRegistry) Register(name string, f SizeFactory) { r.kinds[name] = f }
-
-// Names returns the registered names, sorted.
-func (r *SizeRegistry) Names() []string {
-	return slices.Sorted(maps.Keys(r.kinds))
-}
-
 // Validate checks a spec against its distribution.
 func (r *SizeRegistry) Validate(s SizeSpec) error {
-	f, ok := r.kinds[s.Dist]
-	if !ok {
-		return fmt.Errorf("unknown size distribution %q (known: %s)", s.Dist, strings.Join(r.Names(), ", "))
+	f, err := r.Lookup("size distribution", s.Dist)
+	if err != nil {
+		return err
 	}
 	if err := finiteNonNeg("min", s.Min); err != nil {
 		return err
@@ -196,7 +187,8 @@ func (r *SizeRegistry) New(s SizeSpec, src rand.Source) (Sizes, error) {
 	if err := r.Validate(s); err != nil {
 		return nil, err
 	}
-	return &clamped{draw: r.kinds[s.Dist].New(s, src), min: s.Min, max: s.Max}, nil
+	f, _ := r.Lookup("size distribution", s.Dist)
+	return &clamped{draw: f.New(s, src), min: s.Min, max: s.Max}, nil
 }
 
 type clamped struct {

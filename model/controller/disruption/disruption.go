@@ -34,6 +34,7 @@ package disruption
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/kubesim/kubesim/model/api"
@@ -120,7 +121,7 @@ func (c *Controller) Start() {
 		OnAdd: func(o api.Object) { c.podChanged(o.(*api.Pod)) },
 		OnUpdate: func(old, cur api.Object) {
 			c.podChanged(cur.(*api.Pod))
-			if op := old.(*api.Pod); !labelsEqual(op.Labels, cur.Meta().Labels) {
+			if op := old.(*api.Pod); !maps.Equal(op.Labels, cur.Meta().Labels) {
 				c.podChanged(op) // budgets that selected the pod before its relabel
 			}
 		},
@@ -130,18 +131,6 @@ func (c *Controller) Start() {
 }
 
 func keyOf(o api.Object) string { m := o.Meta(); return m.Namespace + "/" + m.Name }
-
-func labelsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
 
 // podChanged enqueues the budgets that select p (upstream addPod/updatePod/
 // deletePod through getPdbForPod).
